@@ -1,0 +1,12 @@
+//! swarm-persistence: pooled SQLite persistence for Node.js.
+//!
+//! `pool` is the engine (writer, readers, workers, health), `store` the swarm domain on it,
+//! `sqlite` the connection layer, `config` the settings, and `js` the napi binding.
+
+pub mod config;
+pub mod error;
+pub mod pool;
+pub mod sqlite;
+
+pub use config::PoolConfig;
+pub use error::{Error, Result};

@@ -1,0 +1,121 @@
+//! The health thread: every `healthCheckInterval` it pings the writer, each reader and each
+//! worker on their own control channels. A thread that does not answer within an interval (stuck
+//! or dead) or whose connection cannot be repaired makes the pool unhealthy until it answers.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+
+use crate::error::{Error, Result};
+use crate::pool::thread::{Lane, Ping};
+
+#[derive(Debug)]
+pub struct HealthState {
+    pub healthy: AtomicBool,
+    /// Unix milliseconds of the last completed check (the pool's open counts as the first).
+    pub last_check_ms: AtomicU64,
+    pub checks: AtomicU64,
+    pub readers_answering: AtomicUsize,
+    pub workers_answering: AtomicUsize,
+    pub writer_answering: AtomicBool,
+}
+
+impl HealthState {
+    pub fn new(readers: usize, workers: usize) -> Arc<HealthState> {
+        Arc::new(HealthState {
+            healthy: AtomicBool::new(true),
+            last_check_ms: AtomicU64::new(unix_ms()),
+            checks: AtomicU64::new(0),
+            readers_answering: AtomicUsize::new(readers),
+            workers_answering: AtomicUsize::new(workers),
+            writer_answering: AtomicBool::new(true),
+        })
+    }
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// One pool thread's control channel, as the health thread sees it.
+pub struct Probe {
+    pub lane: Lane,
+    pub pings: Sender<Ping>,
+}
+
+pub struct HealthMonitor {
+    pub probes: Vec<Probe>,
+    pub state: Arc<HealthState>,
+    pub interval: Duration,
+    pub stop: Receiver<()>,
+}
+
+impl HealthMonitor {
+    pub fn spawn(self) -> Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("sp-health".into())
+            .spawn(move || self.run())
+            .map_err(|e| Error::Internal(format!("cannot start the health thread: {e}")))
+    }
+
+    fn run(self) {
+        loop {
+            match self.stop.recv_timeout(self.interval) {
+                Err(RecvTimeoutError::Timeout) => {
+                    if !self.check() {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Pings every thread and waits up to one interval for the answers. Returns false when told
+    /// to stop meanwhile.
+    pub fn check(&self) -> bool {
+        let (reply_tx, replies) = unbounded();
+        let mut expected = 0;
+        for probe in &self.probes {
+            if probe.pings.try_send(Ping { reply: reply_tx.clone() }).is_ok() {
+                expected += 1;
+            }
+        }
+        drop(reply_tx);
+        let until = Instant::now() + self.interval;
+        let (mut writer, mut readers, mut workers, mut answered) = (false, 0, 0, 0);
+        while answered < expected {
+            let left = until.saturating_duration_since(Instant::now());
+            crossbeam_channel::select! {
+                recv(replies) -> msg => match msg {
+                    Ok(reply) => {
+                        answered += 1;
+                        if reply.ok {
+                            match reply.lane {
+                                Lane::Write => writer = true,
+                                Lane::Read => readers += 1,
+                                Lane::Worker => workers += 1,
+                            }
+                        }
+                    }
+                    Err(_) => break,
+                },
+                recv(self.stop) -> _ => return false,
+                default(left) => break,
+            }
+        }
+        let total = |lane| self.probes.iter().filter(|p| p.lane == lane).count();
+        let healthy = writer && readers == total(Lane::Read) && workers == total(Lane::Worker);
+        let s = &self.state;
+        s.writer_answering.store(writer, Ordering::Relaxed);
+        s.readers_answering.store(readers, Ordering::Relaxed);
+        s.workers_answering.store(workers, Ordering::Relaxed);
+        s.healthy.store(healthy, Ordering::Release);
+        s.last_check_ms.store(unix_ms(), Ordering::Relaxed);
+        s.checks.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}

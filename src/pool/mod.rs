@@ -1,0 +1,256 @@
+//! The engine: one writer thread, `maxReaders` reader threads, `maxWorkers` worker threads and a
+//! health thread, fed through bounded queues. Pure Rust; the JavaScript binding only submits jobs
+//! and turns completions into settled promises.
+//!
+//! Blocking rules: `submit` never blocks (a full queue is an error); `close` returns at once and
+//! completes from its own thread once every queued job has run; only `shutdown_now` waits, and it
+//! refuses queued jobs first.
+
+pub mod health;
+pub mod job;
+pub mod readers;
+pub mod report;
+pub mod sql;
+pub mod stats;
+pub mod thread;
+pub mod writer;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+
+use crate::config::PoolConfig;
+use crate::error::{Error, Result};
+use crate::sqlite::deadline::Deadline;
+use crate::sqlite::open::{open_reader, open_writer, DbPath};
+use health::{HealthMonitor, HealthState, Probe};
+use job::{Completion, Job, Output};
+use readers::ReaderThread;
+use stats::Stats;
+use thread::{Lane, ThreadContext};
+use writer::WriterThread;
+
+struct Senders {
+    read: Sender<Job>,
+    write: Sender<Job>,
+    worker: Sender<Job>,
+}
+
+enum Lifecycle {
+    Open,
+    Closing(Vec<Completion>),
+    Closed,
+}
+
+pub struct Pool {
+    ctx: Arc<ThreadContext>,
+    senders: RwLock<Option<Senders>>,
+    /// Kept only to read queue lengths.
+    queues: [Receiver<Job>; 3],
+    lifecycle: Mutex<Lifecycle>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    health: Arc<HealthState>,
+    health_stop: Mutex<Option<Sender<()>>>,
+    health_thread: Mutex<Option<JoinHandle<()>>>,
+    deadlines: Vec<Arc<Deadline>>,
+}
+
+impl Pool {
+    /// Opens every connection (so a bad path or a corrupt file fails here) and starts the threads.
+    pub fn open(path: &str, config: PoolConfig) -> Result<Arc<Pool>> {
+        let db = DbPath::resolve(path)?;
+        let mut writer_conn = open_writer(&db, &config)?;
+        let mut conns = Vec::new();
+        for i in 0..config.max_readers + config.max_workers {
+            let lane = if i < config.max_readers { Lane::Read } else { Lane::Worker };
+            conns.push((lane, open_reader(&db, &config)?));
+        }
+        let ctx = Arc::new(ThreadContext {
+            db,
+            config: config.clone(),
+            stats: Arc::new(Stats::default()),
+            abort: Default::default(),
+        });
+        let (read_tx, read_rx) = bounded(config.max_queue);
+        let (write_tx, write_rx) = bounded(config.max_queue);
+        let (worker_tx, worker_rx) = bounded(config.max_queue);
+        let mut threads = Vec::new();
+        let mut probes = Vec::new();
+        let mut deadlines = Vec::new();
+
+        let (ping_tx, ping_rx) = bounded(4);
+        let deadline = Deadline::new();
+        deadline.install(&mut writer_conn)?;
+        deadlines.push(Arc::clone(&deadline));
+        probes.push(Probe { lane: Lane::Write, pings: ping_tx });
+        let writer = WriterThread { jobs: write_rx.clone(), pings: ping_rx, deadline, conn: writer_conn };
+        threads.push(writer.spawn(Arc::clone(&ctx))?);
+
+        for (index, (lane, mut conn)) in conns.into_iter().enumerate() {
+            let (ping_tx, ping_rx) = bounded(4);
+            let deadline = Deadline::new();
+            deadline.install(&mut conn)?;
+            deadlines.push(Arc::clone(&deadline));
+            probes.push(Probe { lane, pings: ping_tx });
+            let jobs = if lane == Lane::Read { read_rx.clone() } else { worker_rx.clone() };
+            let index = if lane == Lane::Read { index } else { index - config.max_readers };
+            let reader = ReaderThread { lane, index, jobs, pings: ping_rx, deadline, conn };
+            threads.push(reader.spawn(Arc::clone(&ctx))?);
+        }
+
+        let health = HealthState::new(config.max_readers, config.max_workers);
+        let (stop_tx, stop_rx) = bounded(1);
+        let monitor = HealthMonitor {
+            probes,
+            state: Arc::clone(&health),
+            interval: config.health_check_interval,
+            stop: stop_rx,
+        };
+        let health_thread = monitor.spawn()?;
+        Ok(Arc::new(Pool {
+            ctx,
+            senders: RwLock::new(Some(Senders { read: read_tx, write: write_tx, worker: worker_tx })),
+            queues: [read_rx, write_rx, worker_rx],
+            lifecycle: Mutex::new(Lifecycle::Open),
+            threads: Mutex::new(threads),
+            health,
+            health_stop: Mutex::new(Some(stop_tx)),
+            health_thread: Mutex::new(Some(health_thread)),
+            deadlines,
+        }))
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.ctx.config
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.ctx.db.path
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.ctx.stats
+    }
+
+    pub fn health(&self) -> &HealthState {
+        &self.health
+    }
+
+    pub fn is_closed(&self) -> bool {
+        !matches!(*lock(&self.lifecycle), Lifecycle::Open)
+    }
+
+    pub fn queue_len(&self, lane: Lane) -> usize {
+        match lane {
+            Lane::Read => self.queues[0].len(),
+            Lane::Write => self.queues[1].len(),
+            Lane::Worker => self.queues[2].len(),
+        }
+    }
+
+    /// Queues a job; never blocks. A job that cannot be queued completes at once with
+    /// `POOL_CLOSED` or `POOL_QUEUE_FULL`.
+    pub fn submit(&self, lane: Lane, job: Job) {
+        let senders = self.senders.read().unwrap_or_else(|p| p.into_inner());
+        let Some(senders) = senders.as_ref() else {
+            return (job.done)(Err(Error::PoolClosed));
+        };
+        let tx = match lane {
+            Lane::Read => &senders.read,
+            Lane::Write => &senders.write,
+            Lane::Worker => &senders.worker,
+        };
+        match tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => {
+                self.ctx.stats.count_error("POOL_QUEUE_FULL");
+                (job.done)(Err(Error::QueueFull { queue: lane.name(), capacity: self.ctx.config.max_queue }))
+            }
+            Err(TrySendError::Disconnected(job)) => (job.done)(Err(Error::PoolClosed)),
+        }
+    }
+
+    /// Stops taking work, lets every queued and running job finish, checkpoints the WAL and joins
+    /// the threads; `done` runs after that, on a closer thread. Safe to call more than once.
+    pub fn close(self: &Arc<Self>, done: Completion) {
+        {
+            let mut state = lock(&self.lifecycle);
+            match &mut *state {
+                Lifecycle::Closed => return done(Ok(Output::Done)),
+                Lifecycle::Closing(waiters) => return waiters.push(done),
+                Lifecycle::Open => *state = Lifecycle::Closing(vec![done]),
+            }
+        }
+        self.stop_taking_work();
+        let pool = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("sp-closer".into())
+            .spawn(move || pool.finish_close());
+        if spawned.is_err() {
+            self.finish_close();
+        }
+    }
+
+    /// Environment teardown: refuse what is queued, interrupt what runs, join every thread.
+    pub fn shutdown_now(&self) {
+        self.ctx.abort.store(true, std::sync::atomic::Ordering::Release);
+        for deadline in &self.deadlines {
+            deadline.expire_now();
+        }
+        {
+            let mut state = lock(&self.lifecycle);
+            if let Lifecycle::Open = *state {
+                *state = Lifecycle::Closing(Vec::new());
+            }
+        }
+        self.stop_taking_work();
+        self.finish_close();
+    }
+
+    fn stop_taking_work(&self) {
+        self.senders.write().unwrap_or_else(|p| p.into_inner()).take();
+        lock(&self.health_stop).take();
+    }
+
+    fn finish_close(&self) {
+        if let Some(h) = lock(&self.health_thread).take() {
+            let _ = h.join();
+        }
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        for t in threads {
+            let _ = t.join();
+        }
+        self.ctx.db.remove_if_ephemeral();
+        let waiters = match std::mem::replace(&mut *lock(&self.lifecycle), Lifecycle::Closed) {
+            Lifecycle::Closing(waiters) => waiters,
+            _ => Vec::new(),
+        };
+        for done in waiters {
+            done(Ok(Output::Done));
+        }
+    }
+}
+
+impl Drop for Pool {
+    /// A pool dropped without `close` stops taking work; its threads finish what is queued and
+    /// exit by themselves.
+    fn drop(&mut self) {
+        self.stop_taking_work();
+    }
+}
+
+impl Drop for ThreadContext {
+    fn drop(&mut self) {
+        self.db.remove_if_ephemeral();
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: every value kept under
+/// these locks stays consistent between statements.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

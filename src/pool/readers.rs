@@ -1,0 +1,82 @@
+//! Reader and worker threads: each owns a read-only connection and pulls jobs from its lane's
+//! shared queue. Workers are the same loop on their own queue, so heavy aggregates never delay
+//! point reads.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{never, select, Receiver};
+use rusqlite::Connection;
+
+use crate::error::Result;
+use crate::pool::job::Job;
+use crate::pool::thread::{probe, replace_connection, Lane, Ping, PingReply, ThreadContext};
+use crate::sqlite::deadline::Deadline;
+use crate::sqlite::open::open_reader;
+
+pub struct ReaderThread {
+    pub lane: Lane,
+    pub index: usize,
+    pub jobs: Receiver<Job>,
+    pub pings: Receiver<Ping>,
+    pub deadline: Arc<Deadline>,
+    pub conn: Connection,
+}
+
+impl ReaderThread {
+    pub fn spawn(self, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
+        let name = format!("sp-{}-{}", self.lane.name(), self.index);
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || self.run(&ctx))
+            .map_err(|e| crate::error::Error::Internal(format!("cannot start a pool thread: {e}")))
+    }
+
+    fn run(mut self, ctx: &ThreadContext) {
+        let mut pings = self.pings.clone();
+        loop {
+            select! {
+                recv(self.jobs) -> msg => match msg {
+                    Ok(job) => self.execute(ctx, job),
+                    Err(_) => break,
+                },
+                recv(pings) -> msg => match msg {
+                    Ok(ping) => self.answer(ctx, ping),
+                    Err(_) => pings = never(),
+                },
+            }
+        }
+    }
+
+    fn execute(&mut self, ctx: &ThreadContext, job: Job) {
+        let job = match ctx.admit(self.lane, job) {
+            Ok(job) => job,
+            Err((job, err)) => {
+                ctx.stats.count_error(err.code());
+                ctx.lane(self.lane).failed.fetch_add(1, Ordering::Relaxed);
+                return (job.done)(Err(err));
+            }
+        };
+        let busy = &ctx.lane(self.lane).busy;
+        busy.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let (result, broken) = ctx.run(&self.conn, &self.deadline, job.work);
+        busy.fetch_sub(1, Ordering::Relaxed);
+        ctx.account(self.lane, job.queued_at, started.elapsed(), &result);
+        if broken {
+            replace_connection(ctx, &mut self.conn, &self.deadline, open_reader);
+        }
+        (job.done)(result);
+    }
+
+    fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
+        let mut ok = probe(&self.conn);
+        if !ok {
+            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_reader)
+                && probe(&self.conn);
+        }
+        let _ = ping.reply.send(PingReply { lane: self.lane, index: self.index, ok });
+    }
+}

@@ -1,0 +1,157 @@
+//! What every pool thread shares: the database, the configuration, the counters, the abort flag,
+//! and the way a job is run on a connection (deadline, panic capture, bookkeeping).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use rusqlite::Connection;
+
+use crate::config::PoolConfig;
+use crate::error::{Error, Result};
+use crate::pool::job::{Job, Output, Work};
+use crate::pool::stats::{LaneStats, Stats};
+use crate::sqlite::deadline::Deadline;
+use crate::sqlite::open::DbPath;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Read,
+    Write,
+    Worker,
+}
+
+impl Lane {
+    pub fn name(self) -> &'static str {
+        match self {
+            Lane::Read => "read",
+            Lane::Write => "write",
+            Lane::Worker => "worker",
+        }
+    }
+}
+
+/// A health probe sent on a thread's own control channel; the answer goes to `reply`, never
+/// through a job's completion, so it cannot be mistaken for a query's result.
+pub struct Ping {
+    pub reply: Sender<PingReply>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PingReply {
+    pub lane: Lane,
+    pub index: usize,
+    pub ok: bool,
+}
+
+pub struct ThreadContext {
+    pub db: DbPath,
+    pub config: PoolConfig,
+    pub stats: Arc<Stats>,
+    /// Set when the pool must stop at once (environment teardown): queued jobs are refused.
+    pub abort: AtomicBool,
+}
+
+impl ThreadContext {
+    pub fn lane(&self, lane: Lane) -> &LaneStats {
+        match lane {
+            Lane::Read => &self.stats.read,
+            Lane::Write => &self.stats.write,
+            Lane::Worker => &self.stats.worker,
+        }
+    }
+
+    pub fn aborted(&self) -> bool {
+        self.abort.load(Ordering::Acquire)
+    }
+
+    /// Refuses a job that must not start: the pool is aborting, or it waited past
+    /// `acquireTimeout`. Returns the job back when it may run.
+    pub fn admit(&self, lane: Lane, job: Job) -> std::result::Result<Job, (Job, Error)> {
+        let waited = job.queued_at.elapsed();
+        if self.aborted() {
+            return Err((job, Error::PoolClosed));
+        }
+        if waited > self.config.acquire_timeout {
+            self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+            return Err((job, Error::PoolTimeout { waited, limit: self.config.acquire_timeout }));
+        }
+        self.lane(lane).wait.record(waited);
+        Ok(job)
+    }
+
+    /// Records a finished job in the lane's counters.
+    pub fn account(&self, lane: Lane, queued_at: Instant, exec: Duration, result: &Result<Output>) {
+        let stats = self.lane(lane);
+        stats.exec.record(exec);
+        stats.total.record(queued_at.elapsed());
+        match result {
+            Ok(_) => stats.completed.fetch_add(1, Ordering::Relaxed),
+            Err(e) => {
+                self.stats.count_error(e.code());
+                stats.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+
+    /// Runs `work` under the query deadline, turning a panic into `INTERNAL_ERROR` and an
+    /// interrupt into `QUERY_TIMEOUT` (or `POOL_CLOSED` when aborting). The flag says whether the
+    /// connection must be replaced.
+    pub fn run(&self, conn: &Connection, deadline: &Deadline, work: Work) -> (Result<Output>, bool) {
+        deadline.arm(self.config.query_timeout);
+        let outcome = catch_unwind(AssertUnwindSafe(|| work(conn)));
+        let expired = deadline.expired();
+        deadline.disarm();
+        match outcome {
+            Ok(Err(Error::Sqlite { code: "SQLITE_INTERRUPT", .. })) if self.aborted() => {
+                (Err(Error::PoolClosed), false)
+            }
+            Ok(Err(Error::Sqlite { code: "SQLITE_INTERRUPT", .. })) if expired => {
+                (Err(Error::QueryTimeout { limit: self.config.query_timeout }), false)
+            }
+            Ok(result) => {
+                let broken = matches!(&result, Err(e) if e.is_connection_fault());
+                (result, broken)
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let message = format!("internal error while running the job ({what}); its connection was replaced");
+                (Err(Error::Internal(message)), true)
+            }
+        }
+    }
+}
+
+/// Opens a fresh connection for a thread whose connection broke, counting the failure; keeps
+/// the old one when the new one cannot be opened (the next health check retries).
+pub fn replace_connection(
+    ctx: &ThreadContext,
+    conn: &mut Connection,
+    deadline: &Arc<Deadline>,
+    open: fn(&DbPath, &PoolConfig) -> Result<Connection>,
+) -> bool {
+    ctx.stats.failed_connections.fetch_add(1, Ordering::Relaxed);
+    match open(&ctx.db, &ctx.config).and_then(|mut fresh| {
+        deadline.install(&mut fresh)?;
+        Ok(fresh)
+    }) {
+        Ok(fresh) => {
+            *conn = fresh;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Answers a health probe by running a trivial query on the thread's own connection.
+pub fn probe(conn: &Connection) -> bool {
+    conn.prepare_cached("SELECT count(*) FROM sqlite_schema")
+        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+        .is_ok()
+}

@@ -1,0 +1,11 @@
+//! Opening and configuring connections, values and parameters, row sets, SQL classification.
+
+pub mod classify;
+pub mod codes;
+pub mod deadline;
+pub mod open;
+pub mod rows;
+pub mod value;
+
+pub use rows::RowSet;
+pub use value::{Params, Value};
