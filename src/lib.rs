@@ -4,6 +4,7 @@
 //! `sqlite` the connection layer, `config` the settings, and `js` the napi binding.
 
 pub mod config;
+pub mod js;
 pub mod error;
 pub mod pool;
 pub mod sqlite;

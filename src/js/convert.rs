@@ -1,0 +1,168 @@
+//! JavaScript values to SQL values and parameters, and job results back to JavaScript, exactly
+//! as design.md's value table says.
+
+use napi::sys::ValueType as T;
+use serde_json::Value as Json;
+
+use crate::error::{Error, Result};
+use crate::js::raw::{self, Env, JsValue};
+use crate::pool::job::{Output, WriteResult};
+use crate::sqlite::{Params, RowSet, Value};
+
+/// Largest integer a JS number holds exactly.
+const MAX_SAFE: i64 = (1 << 53) - 1;
+
+pub fn to_value(env: Env, v: JsValue, what: &dyn Fn() -> String) -> Result<Value> {
+    Ok(match raw::type_of(env, v)? {
+        T::napi_undefined | T::napi_null => Value::Null,
+        T::napi_boolean => Value::Integer(i64::from(raw::get_bool(env, v)?)),
+        T::napi_number => {
+            let n = raw::get_f64(env, v)?;
+            if !n.is_finite() {
+                return Err(Error::invalid(format!("{}: {n} cannot be stored; SQLite has no NaN or Infinity", what())));
+            }
+            if n.fract() == 0.0 && n.abs() <= MAX_SAFE as f64 {
+                Value::Integer(n as i64)
+            } else {
+                Value::Real(n)
+            }
+        }
+        T::napi_bigint => match raw::get_bigint(env, v)? {
+            Some(i) => Value::Integer(i),
+            None => return Err(Error::invalid(format!("{}: BigInt is outside SQLite's 64-bit integer range", what()))),
+        },
+        T::napi_string => Value::Text(raw::get_string(env, v)?),
+        T::napi_object => match raw::get_bytes(env, v)? {
+            Some(bytes) => Value::Blob(bytes),
+            None => {
+                return Err(Error::invalid(format!(
+                    "{}: objects are not SQL values (use a string, number, bigint, boolean, null or Buffer; JSON.stringify objects)",
+                    what()
+                )))
+            }
+        },
+        other => {
+            let kind = match other {
+                T::napi_function => "a function",
+                T::napi_symbol => "a symbol",
+                _ => "this kind of value",
+            };
+            return Err(Error::invalid(format!("{}: {kind} is not an SQL value", what())));
+        }
+    })
+}
+
+/// `undefined`/`null` → none, an array → positional, a plain object → named, one primitive or
+/// Buffer → a single positional parameter.
+pub fn to_params(env: Env, v: Option<JsValue>) -> Result<Params> {
+    let Some(v) = v else { return Ok(Params::None) };
+    match raw::type_of(env, v)? {
+        T::napi_undefined | T::napi_null => Ok(Params::None),
+        T::napi_object if raw::is_array(env, v)? => {
+            let n = raw::array_len(env, v)?;
+            let mut values = Vec::with_capacity(n as usize);
+            for i in 0..n {
+                let item = raw::get_element(env, v, i)?;
+                values.push(to_value(env, item, &|| format!("parameter {i}"))?);
+            }
+            Ok(Params::Positional(values))
+        }
+        T::napi_object if raw::get_bytes(env, v)?.is_none() => {
+            let mut pairs = Vec::new();
+            for (key, item) in raw::own_keys(env, v)? {
+                let value = to_value(env, item, &|| format!("parameter \"{key}\""))?;
+                pairs.push((key, value));
+            }
+            Ok(Params::Named(pairs))
+        }
+        _ => Ok(Params::Positional(vec![to_value(env, v, &|| "parameter 0".into())?])),
+    }
+}
+
+/// How integers beyond 2^53 come back: as lossy numbers (default) or as BigInt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IntegerMode {
+    pub bigint_beyond_safe: bool,
+}
+
+pub fn value_to_js(env: Env, v: &Value, mode: IntegerMode) -> Result<JsValue> {
+    match v {
+        Value::Null => raw::null(env),
+        Value::Integer(i) if mode.bigint_beyond_safe && i.unsigned_abs() > MAX_SAFE as u64 => raw::bigint(env, *i),
+        Value::Integer(i) => raw::number(env, *i as f64),
+        Value::Real(f) => raw::number(env, *f),
+        Value::Text(s) => raw::string(env, s),
+        Value::Blob(b) => raw::buffer(env, b),
+    }
+}
+
+fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode) -> Result<JsValue> {
+    let keys = rows.columns.iter().map(|c| raw::string(env, c)).collect::<Result<Vec<_>>>()?;
+    let out = raw::array(env, rows.row_count())?;
+    for (i, row) in rows.rows().enumerate() {
+        let obj = raw::object(env)?;
+        for (key, value) in keys.iter().zip(row) {
+            raw::set(env, obj, *key, value_to_js(env, value, mode)?)?;
+        }
+        raw::set_element(env, out, i as u32, obj)?;
+    }
+    Ok(out)
+}
+
+fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode) -> Result<JsValue> {
+    let obj = raw::object(env)?;
+    if let Some(row) = rows.rows().next() {
+        for (col, value) in rows.columns.iter().zip(row) {
+            raw::set_named(env, obj, col, value_to_js(env, value, mode)?)?;
+        }
+    }
+    Ok(obj)
+}
+
+fn write_to_js(env: Env, w: &WriteResult) -> Result<JsValue> {
+    let obj = raw::object(env)?;
+    raw::set_named(env, obj, "changes", raw::number(env, w.changes as f64)?)?;
+    raw::set_named(env, obj, "lastInsertRowid", raw::number(env, w.last_insert_rowid as f64)?)?;
+    Ok(obj)
+}
+
+pub fn json_to_js(env: Env, v: &Json) -> Result<JsValue> {
+    match v {
+        Json::Null => raw::null(env),
+        Json::Bool(b) => raw::boolean(env, *b),
+        Json::Number(n) => raw::number(env, n.as_f64().unwrap_or(f64::NAN)),
+        Json::String(s) => raw::string(env, s),
+        Json::Array(items) => {
+            let arr = raw::array(env, items.len())?;
+            for (i, item) in items.iter().enumerate() {
+                raw::set_element(env, arr, i as u32, json_to_js(env, item)?)?;
+            }
+            Ok(arr)
+        }
+        Json::Object(map) => {
+            let obj = raw::object(env)?;
+            for (k, item) in map {
+                raw::set_named(env, obj, k, json_to_js(env, item)?)?;
+            }
+            Ok(obj)
+        }
+    }
+}
+
+pub fn output_to_js(env: Env, out: &Output, mode: IntegerMode) -> Result<JsValue> {
+    match out {
+        Output::Rows(rows) => rows_to_js(env, rows, mode),
+        Output::Row(Some(rows)) => first_row_to_js(env, rows, mode),
+        Output::Row(None) => raw::null(env),
+        Output::Write(w) => write_to_js(env, w),
+        Output::Writes(ws) => {
+            let arr = raw::array(env, ws.len())?;
+            for (i, w) in ws.iter().enumerate() {
+                raw::set_element(env, arr, i as u32, write_to_js(env, w)?)?;
+            }
+            Ok(arr)
+        }
+        Output::Json(v) => json_to_js(env, v),
+        Output::Done => raw::undefined(env),
+    }
+}

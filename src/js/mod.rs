@@ -1,0 +1,9 @@
+//! The napi binding: converts JavaScript values, submits jobs, settles promises. No logic of its
+//! own beyond that.
+
+pub mod convert;
+pub mod options;
+pub mod pool_class;
+pub mod promise;
+pub mod raw;
+pub mod settle;

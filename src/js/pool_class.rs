@@ -1,0 +1,174 @@
+//! `SQLiteConnectionPool`: the generic pool (name kept from ruv-swarm for drop-in use).
+
+use std::sync::{Arc, Weak};
+
+use napi::bindgen_prelude::{JsValue as _, Unknown};
+use napi::sys::ValueType as T;
+use napi::Env;
+use napi_derive::napi;
+use serde_json::Value as Json;
+
+use crate::error::{Error, Result};
+use crate::js::convert::{json_to_js, to_params};
+use crate::js::options::read_config;
+use crate::js::promise::JsPromise;
+use crate::js::raw::{self, JsValue};
+use crate::js::settle::Settler;
+use crate::pool::job::Completion;
+use crate::pool::sql::{Fetch, Statement};
+use crate::pool::thread::Lane;
+use crate::pool::Pool;
+
+/// Opens a pool and makes sure environment teardown (process exit, worker termination) stops it.
+pub fn open_pool(env: &mut Env, path: &str, options: Option<JsValue>) -> Result<(Arc<Pool>, Settler)> {
+    let (config, mode) = read_config(env.raw(), options)?;
+    let pool = Pool::open(path, config)?;
+    let settler = Settler::new(env.raw(), mode)?;
+    let weak: Weak<Pool> = Arc::downgrade(&pool);
+    env.add_env_cleanup_hook(weak, |weak| {
+        if let Some(pool) = weak.upgrade() {
+            pool.shutdown_now();
+        }
+    })
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((pool, settler))
+}
+
+pub fn sql_text(env: &Env, v: Unknown, what: &str) -> Result<String> {
+    match raw::type_of(env.raw(), v.raw())? {
+        T::napi_string => raw::get_string(env.raw(), v.raw()),
+        _ => Err(Error::invalid(format!("{what} must be a string of SQL"))),
+    }
+}
+
+fn statements(env: &Env, list: Unknown) -> Result<Vec<Statement>> {
+    let (e, v) = (env.raw(), list.raw());
+    if !raw::is_array(e, v)? {
+        return Err(Error::invalid("transaction() takes an array of { sql, params } objects"));
+    }
+    let n = raw::array_len(e, v)?;
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let item = raw::get_element(e, v, i)?;
+        let (sql, params) = match raw::type_of(e, item)? {
+            T::napi_string => (item, None),
+            T::napi_object => (raw::get_named(e, item, "sql")?, Some(raw::get_named(e, item, "params")?)),
+            _ => return Err(Error::invalid(format!("statement {i} must be {{ sql, params }} or a string"))),
+        };
+        if raw::type_of(e, sql)? != T::napi_string {
+            return Err(Error::invalid(format!("statement {i}: sql must be a string")));
+        }
+        out.push(Statement { sql: raw::get_string(e, sql)?, params: to_params(e, params)? });
+    }
+    Ok(out)
+}
+
+pub fn json_value(env: &Env, v: &Json) -> napi::Result<Unknown<'static>> {
+    let value = json_to_js(env.raw(), v).map_err(|e| raw::throw(env.raw(), &e))?;
+    // SAFETY: a value just created in this env, returned straight to JavaScript.
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
+}
+
+#[napi(js_name = "SQLiteConnectionPool")]
+pub struct SqliteConnectionPool {
+    pool: Arc<Pool>,
+    settler: Settler,
+}
+
+#[napi]
+impl SqliteConnectionPool {
+    /// Opens the database (creating it and its directory), the writer, readers and workers.
+    /// Throws `INVALID_CONFIG` for a bad option or `POOL_*` variable, a SQLite error for a file
+    /// that cannot be opened.
+    #[napi(constructor, ts_args_type = "path: string, options?: PoolOptions")]
+    pub fn new(mut env: Env, path: Unknown, options: Option<Unknown>) -> napi::Result<Self> {
+        let opened = sql_text(&env, path, "path")
+            .map_err(|_| Error::invalid("path must be a file path string or \":memory:\""))
+            .and_then(|p| open_pool(&mut env, &p, options.map(|o| o.raw())));
+        match opened {
+            Ok((pool, settler)) => Ok(SqliteConnectionPool { pool, settler }),
+            Err(e) => Err(raw::throw(env.raw(), &e)),
+        }
+    }
+
+    /// All rows of a read-only query, run on a reader thread.
+    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row[]>")]
+    pub fn read(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+        self.query(env, Lane::Read, Fetch::All, sql, params)
+    }
+
+    /// The first row of a read-only query, or null.
+    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row | null>")]
+    pub fn get(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+        self.query(env, Lane::Read, Fetch::First, sql, params)
+    }
+
+    /// A heavy read-only query on a worker thread, so it never delays `read()`.
+    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row[]>")]
+    pub fn execute_in_worker(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+        self.query(env, Lane::Worker, Fetch::All, sql, params)
+    }
+
+    fn query(&self, env: Env, lane: Lane, fetch: Fetch, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+        let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+        self.submit(&env, input.map(|(sql, params)| move |done| self.pool.query(lane, sql, params, fetch, done)))
+    }
+
+    /// One write, committed (with whatever else is queued) before the promise resolves.
+    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<WriteResult>")]
+    pub fn write(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+        let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+        self.submit(&env, input.map(|(sql, params)| move |done| self.pool.execute(sql, params, done)))
+    }
+
+    /// Several statements, all committed or none.
+    #[napi(ts_args_type = "statements: Array<Statement | string>", ts_return_type = "Promise<WriteResult[]>")]
+    pub fn transaction(&self, env: Env, list: Unknown) -> napi::Result<JsPromise> {
+        let input = statements(&env, list);
+        self.submit(&env, input.map(|list| move |done| self.pool.transaction(list, done)))
+    }
+
+    /// Finishes queued and running work, checkpoints the WAL, stops the threads. Later calls
+    /// reject with `POOL_CLOSED`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self, env: Env) -> napi::Result<JsPromise> {
+        self.submit(&env, Ok(|done| self.pool.close(done)))
+    }
+
+    /// Resolves once the pool is open (it opens in the constructor, so at once).
+    #[napi(getter, ts_return_type = "Promise<void>")]
+    pub fn ready(&self, env: Env) -> napi::Result<JsPromise> {
+        self.submit(&env, Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))))
+    }
+
+    #[napi(getter)]
+    pub fn is_healthy(&self) -> bool {
+        self.pool.is_healthy()
+    }
+
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.pool.path().display().to_string()
+    }
+
+    /// Counters, queue lengths, averages and latency percentiles.
+    #[napi(ts_return_type = "PoolStats")]
+    pub fn get_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
+        json_value(&env, &self.pool.stats_payload())
+    }
+
+    /// The `pool_health` MCP payload.
+    #[napi(ts_return_type = "PoolHealthPayload")]
+    pub fn pool_health(&self, env: Env) -> napi::Result<Unknown<'static>> {
+        json_value(&env, &self.pool.health_payload())
+    }
+
+    fn submit<F: FnOnce(Completion)>(&self, env: &Env, input: Result<F>) -> napi::Result<JsPromise> {
+        let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
+        match input {
+            Ok(run) => run(done),
+            Err(e) => done(Err(e)),
+        }
+        Ok(JsPromise(promise))
+    }
+}

@@ -1,0 +1,237 @@
+//! Settling promises from pool threads. Each pool has one threadsafe function; pool threads push
+//! finished results onto a shared queue and wake the JavaScript thread at most once per batch,
+//! where `call_js` resolves every queued deferred. The threadsafe function is referenced only
+//! while promises are pending, so an idle pool never keeps Node alive.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::ptr;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use napi::sys::{self, napi_deferred, napi_threadsafe_function};
+
+use crate::error::{Error, Result};
+use crate::js::convert::{output_to_js, IntegerMode};
+use crate::js::raw::{self, Env, HandleScope, JsValue};
+use crate::pool::job::{Completion, Output};
+
+struct Settled {
+    slot: u32,
+    result: Result<Output>,
+}
+
+struct Queue {
+    ready: Vec<Settled>,
+    /// A wake-up of the JavaScript thread is on its way.
+    scheduled: bool,
+    /// The threadsafe function exists; false once Node finalized it (release or teardown).
+    alive: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+}
+
+/// The pool-thread side: where completions put their results. Sending it across threads is
+/// sound because N-API documents `napi_call_threadsafe_function` and
+/// `napi_release_threadsafe_function` as callable from any thread, and every use of the handle is
+/// made under `queue`'s lock while `alive` is true, i.e. before Node's finalizer ran.
+struct Notifier {
+    shared: Arc<Shared>,
+    tsfn: napi_threadsafe_function,
+}
+
+// SAFETY: see the type's documentation; the raw handle is only used as N-API allows from any thread.
+unsafe impl Send for Notifier {}
+// SAFETY: as above; all uses are serialised by `shared.queue`.
+unsafe impl Sync for Notifier {}
+
+impl Notifier {
+    fn push(&self, settled: Settled) {
+        let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.ready.push(settled);
+        if !q.scheduled && q.alive {
+            // SAFETY: `alive` under the lock means Node has not finalized the function.
+            let status = unsafe {
+                sys::napi_call_threadsafe_function(self.tsfn, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking)
+            };
+            q.scheduled = status == sys::Status::napi_ok;
+        }
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        let q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.alive {
+            // SAFETY: not finalized yet (checked under the lock); this is our one acquired thread.
+            unsafe { sys::napi_release_threadsafe_function(self.tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
+        }
+    }
+}
+
+/// The JavaScript-thread side, owned by the threadsafe function (freed in its finalizer) and
+/// shared with the binding objects; only ever touched on the JavaScript thread.
+struct MainSide {
+    env: Env,
+    tsfn: Cell<napi_threadsafe_function>,
+    shared: Arc<Shared>,
+    deferreds: RefCell<Vec<Option<napi_deferred>>>,
+    free: RefCell<Vec<u32>>,
+    pending: Cell<usize>,
+    mode: IntegerMode,
+}
+
+impl MainSide {
+    fn settle(&self, env: Env, settled: Settled) {
+        let Some(deferred) = self.deferreds.borrow_mut().get_mut(settled.slot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free.borrow_mut().push(settled.slot);
+        let _scope = HandleScope::open(env);
+        let value = match &settled.result {
+            Ok(out) => output_to_js(env, out, self.mode).map_err(|e| (e, true)),
+            Err(e) => Err((e.clone(), false)),
+        };
+        // SAFETY: `deferred` came from napi_create_promise in this env and is settled exactly once
+        // (it was taken out of its slot above).
+        unsafe {
+            match value {
+                Ok(v) => sys::napi_resolve_deferred(env, deferred, v),
+                Err((e, _)) => match raw::error(env, e.code(), &e.to_string()) {
+                    Ok(err) => sys::napi_reject_deferred(env, deferred, err),
+                    Err(_) => sys::napi_reject_deferred(env, deferred, raw::undefined(env).unwrap_or(ptr::null_mut())),
+                },
+            };
+        }
+    }
+
+    fn adjust_pending(&self, delta: isize) {
+        let before = self.pending.get();
+        let after = before.saturating_add_signed(delta);
+        self.pending.set(after);
+        // SAFETY: called on the JavaScript thread with the env the function was created in.
+        unsafe {
+            if before == 0 && after > 0 {
+                sys::napi_ref_threadsafe_function(self.env, self.tsfn.get());
+            } else if before > 0 && after == 0 {
+                sys::napi_unref_threadsafe_function(self.env, self.tsfn.get());
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn call_js(env: Env, _callback: JsValue, context: *mut c_void, _data: *mut c_void) {
+    if env.is_null() || context.is_null() {
+        return; // the function is being torn down with the environment
+    }
+    // SAFETY: `context` is the `Rc<MainSide>` leaked in `Settler::new`, freed only in `finalize`,
+    // which Node runs after the last `call_js`.
+    let main = unsafe { &*(context as *const MainSide) };
+    let items = {
+        let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.scheduled = false;
+        std::mem::take(&mut q.ready)
+    };
+    let count = items.len();
+    for item in items {
+        main.settle(env, item);
+    }
+    main.adjust_pending(-(count as isize));
+}
+
+unsafe extern "C" fn finalize(_env: Env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the pointer from `Rc::into_raw` in `Settler::new`, finalized once.
+    let main = unsafe { Rc::from_raw(data as *const MainSide) };
+    main.shared.queue.lock().unwrap_or_else(|p| p.into_inner()).alive = false;
+}
+
+/// Makes promises whose completions may run on any thread.
+pub struct Settler {
+    main: Rc<MainSide>,
+    notifier: Arc<Notifier>,
+}
+
+impl Settler {
+    pub fn new(env: Env, mode: IntegerMode) -> Result<Settler> {
+        let shared = Arc::new(Shared { queue: Mutex::new(Queue { ready: Vec::new(), scheduled: false, alive: true }) });
+        let name = raw::string(env, "swarm-persistence")?;
+        let main = Rc::new(MainSide {
+            env,
+            tsfn: Cell::new(ptr::null_mut()),
+            shared: Arc::clone(&shared),
+            deferreds: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
+            pending: Cell::new(0),
+            mode,
+        });
+        let context = Rc::into_raw(Rc::clone(&main)) as *mut c_void;
+        let mut tsfn = ptr::null_mut();
+        // SAFETY: valid env; `context` stays alive until `finalize` reclaims it.
+        let status = unsafe {
+            sys::napi_create_threadsafe_function(
+                env, ptr::null_mut(), ptr::null_mut(), name, 0, 1, context, Some(finalize), context, Some(call_js), &mut tsfn,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            // SAFETY: creation failed, so Node will never call `finalize`; reclaim the leak here.
+            drop(unsafe { Rc::from_raw(context as *const MainSide) });
+            return Err(Error::Internal(format!("cannot create the completion channel (status {status})")));
+        }
+        main.tsfn.set(tsfn);
+        // SAFETY: valid env and a just-created function. Unreferenced until a promise is pending.
+        unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
+        Ok(Settler { main, notifier: Arc::new(Notifier { shared, tsfn }) })
+    }
+
+    /// A new pending promise and the completion that settles it from any thread. A completion
+    /// dropped without being called rejects its promise with `POOL_CLOSED`, so none hangs.
+    pub fn promise(&self) -> Result<(Completion, JsValue)> {
+        let env = self.main.env;
+        let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
+        raw::check(unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) }, "create_promise")?;
+        let slot = match self.main.free.borrow_mut().pop() {
+            Some(slot) => {
+                self.main.deferreds.borrow_mut()[slot as usize] = Some(deferred);
+                slot
+            }
+            None => {
+                let mut d = self.main.deferreds.borrow_mut();
+                d.push(Some(deferred));
+                (d.len() - 1) as u32
+            }
+        };
+        self.main.adjust_pending(1);
+        let guard = Once { slot, notifier: Some(Arc::clone(&self.notifier)) };
+        Ok((Box::new(move |result| guard.settle(result)), promise))
+    }
+
+    /// A promise already rejected with `err` (still settled asynchronously, like every other).
+    pub fn rejected(&self, err: Error) -> Result<JsValue> {
+        let (done, promise) = self.promise()?;
+        done(Err(err));
+        Ok(promise)
+    }
+}
+
+struct Once {
+    slot: u32,
+    notifier: Option<Arc<Notifier>>,
+}
+
+impl Once {
+    fn settle(mut self, result: Result<Output>) {
+        if let Some(n) = self.notifier.take() {
+            n.push(Settled { slot: self.slot, result });
+        }
+    }
+}
+
+impl Drop for Once {
+    fn drop(&mut self) {
+        if let Some(n) = self.notifier.take() {
+            n.push(Settled { slot: self.slot, result: Err(Error::PoolClosed) });
+        }
+    }
+}
