@@ -87,22 +87,70 @@ pub struct Setting {
 }
 
 pub const SETTINGS: &[Setting] = &[
-    Setting { option: "maxReaders", variable: "POOL_MAX_READERS" },
-    Setting { option: "maxWorkers", variable: "POOL_MAX_WORKERS" },
-    Setting { option: "mmapSize", variable: "POOL_MMAP_SIZE" },
-    Setting { option: "cacheSize", variable: "POOL_CACHE_SIZE" },
-    Setting { option: "enableBackup", variable: "POOL_ENABLE_BACKUP" },
-    Setting { option: "backupInterval", variable: "POOL_BACKUP_INTERVAL" },
-    Setting { option: "backupDir", variable: "POOL_BACKUP_DIR" },
-    Setting { option: "backupKeep", variable: "POOL_BACKUP_KEEP" },
-    Setting { option: "acquireTimeout", variable: "POOL_ACQUIRE_TIMEOUT" },
-    Setting { option: "healthCheckInterval", variable: "POOL_HEALTH_CHECK" },
-    Setting { option: "queryTimeout", variable: "POOL_QUERY_TIMEOUT" },
-    Setting { option: "busyTimeout", variable: "POOL_BUSY_TIMEOUT" },
-    Setting { option: "maxQueue", variable: "POOL_MAX_QUEUE" },
-    Setting { option: "maxBatch", variable: "POOL_MAX_BATCH" },
-    Setting { option: "walLimit", variable: "POOL_WAL_LIMIT" },
-    Setting { option: "synchronous", variable: "POOL_SYNCHRONOUS" },
+    Setting {
+        option: "maxReaders",
+        variable: "POOL_MAX_READERS",
+    },
+    Setting {
+        option: "maxWorkers",
+        variable: "POOL_MAX_WORKERS",
+    },
+    Setting {
+        option: "mmapSize",
+        variable: "POOL_MMAP_SIZE",
+    },
+    Setting {
+        option: "cacheSize",
+        variable: "POOL_CACHE_SIZE",
+    },
+    Setting {
+        option: "enableBackup",
+        variable: "POOL_ENABLE_BACKUP",
+    },
+    Setting {
+        option: "backupInterval",
+        variable: "POOL_BACKUP_INTERVAL",
+    },
+    Setting {
+        option: "backupDir",
+        variable: "POOL_BACKUP_DIR",
+    },
+    Setting {
+        option: "backupKeep",
+        variable: "POOL_BACKUP_KEEP",
+    },
+    Setting {
+        option: "acquireTimeout",
+        variable: "POOL_ACQUIRE_TIMEOUT",
+    },
+    Setting {
+        option: "healthCheckInterval",
+        variable: "POOL_HEALTH_CHECK",
+    },
+    Setting {
+        option: "queryTimeout",
+        variable: "POOL_QUERY_TIMEOUT",
+    },
+    Setting {
+        option: "busyTimeout",
+        variable: "POOL_BUSY_TIMEOUT",
+    },
+    Setting {
+        option: "maxQueue",
+        variable: "POOL_MAX_QUEUE",
+    },
+    Setting {
+        option: "maxBatch",
+        variable: "POOL_MAX_BATCH",
+    },
+    Setting {
+        option: "walLimit",
+        variable: "POOL_WAL_LIMIT",
+    },
+    Setting {
+        option: "synchronous",
+        variable: "POOL_SYNCHRONOUS",
+    },
 ];
 
 /// A raw value from an environment variable or a constructor option.
@@ -141,7 +189,8 @@ impl PoolConfig {
 
     fn set(&mut self, setting: &Setting, name: &str, value: RawValue) -> Result<()> {
         let int = |min: i64, max: i64| integer(name, &value, min, max);
-        let millis = |min: i64| int(min, 7 * 24 * 3_600_000).map(|v| Duration::from_millis(v as u64));
+        let millis =
+            |min: i64| int(min, 7 * 24 * 3_600_000).map(|v| Duration::from_millis(v as u64));
         match setting.option {
             "maxReaders" => self.max_readers = int(1, 256)? as usize,
             "maxWorkers" => self.max_workers = int(1, 256)? as usize,
@@ -181,18 +230,30 @@ impl PoolConfig {
 fn integer(name: &str, value: &RawValue, min: i64, max: i64) -> Result<i64> {
     let parsed = match value {
         RawValue::Text(t) => t.trim().parse::<i64>().map_err(|_| {
-            Error::config(name, format!("\"{t}\" is not a whole number (expected {min}..={max})"))
+            Error::config(
+                name,
+                format!("\"{t}\" is not a whole number (expected {min}..={max})"),
+            )
         })?,
         RawValue::Number(n) if n.fract() == 0.0 && n.is_finite() && n.abs() < 9.0e15 => *n as i64,
         RawValue::Number(n) => {
-            return Err(Error::config(name, format!("{n} is not a whole number (expected {min}..={max})")))
+            return Err(Error::config(
+                name,
+                format!("{n} is not a whole number (expected {min}..={max})"),
+            ))
         }
         RawValue::Bool(b) => {
-            return Err(Error::config(name, format!("{b} is not a number (expected {min}..={max})")))
+            return Err(Error::config(
+                name,
+                format!("{b} is not a number (expected {min}..={max})"),
+            ))
         }
     };
     if parsed < min || parsed > max {
-        return Err(Error::config(name, format!("{parsed} is out of range (expected {min}..={max})")));
+        return Err(Error::config(
+            name,
+            format!("{parsed} is out of range (expected {min}..={max})"),
+        ));
     }
     Ok(parsed)
 }
@@ -203,16 +264,25 @@ fn boolean(name: &str, value: &RawValue) -> Result<bool> {
         RawValue::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" => Ok(false),
-            _ => Err(Error::config(name, format!("\"{t}\" is not a boolean (true/false/1/0)"))),
+            _ => Err(Error::config(
+                name,
+                format!("\"{t}\" is not a boolean (true/false/1/0)"),
+            )),
         },
-        RawValue::Number(n) => Err(Error::config(name, format!("{n} is not a boolean (true/false)"))),
+        RawValue::Number(n) => Err(Error::config(
+            name,
+            format!("{n} is not a boolean (true/false)"),
+        )),
     }
 }
 
 fn text(name: &str, value: &RawValue) -> Result<String> {
     match value {
         RawValue::Text(t) if !t.trim().is_empty() => Ok(t.clone()),
-        other => Err(Error::config(name, format!("{other:?} is not a non-empty string"))),
+        other => Err(Error::config(
+            name,
+            format!("{other:?} is not a non-empty string"),
+        )),
     }
 }
 
@@ -222,8 +292,10 @@ mod test {
     use std::collections::HashMap;
 
     fn from_vars(vars: &[(&str, &str)]) -> Result<PoolConfig> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         PoolConfig::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -270,7 +342,9 @@ mod test {
         c.apply_option("maxReaders", RawValue::Number(4.0))?;
         assert_eq!(c.max_readers, 4);
         c.apply_option("somethingElse", RawValue::Bool(true))?;
-        let err = c.apply_option("maxWorkers", RawValue::Number(0.0)).expect_err("zero");
+        let err = c
+            .apply_option("maxWorkers", RawValue::Number(0.0))
+            .expect_err("zero");
         assert!(err.to_string().contains("maxWorkers"), "{err}");
         Ok(())
     }

@@ -16,7 +16,10 @@ pub enum Error {
     /// The job waited in its queue longer than `acquireTimeout` before a connection took it.
     PoolTimeout { waited: Duration, limit: Duration },
     /// The queue for this kind of job already holds `capacity` jobs.
-    QueueFull { queue: &'static str, capacity: usize },
+    QueueFull {
+        queue: &'static str,
+        capacity: usize,
+    },
     /// The caller passed something we cannot accept; the message names it.
     InvalidArgument(String),
     /// A configuration option or `POOL_*` variable is malformed or out of range; `name` is it.

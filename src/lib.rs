@@ -4,10 +4,11 @@
 //! `sqlite` the connection layer, `config` the settings, and `js` the napi binding.
 
 pub mod config;
-pub mod js;
 pub mod error;
+pub mod js;
 pub mod pool;
 pub mod sqlite;
+pub mod store;
 
 pub use config::PoolConfig;
 pub use error::{Error, Result};

@@ -75,7 +75,9 @@ pub fn to_params(env: Env, v: Option<JsValue>) -> Result<Params> {
             }
             Ok(Params::Named(pairs))
         }
-        _ => Ok(Params::Positional(vec![to_value(env, v, &|| "parameter 0".into())?])),
+        _ => Ok(Params::Positional(vec![to_value(env, v, &|| {
+            "parameter 0".into()
+        })?])),
     }
 }
 
@@ -88,7 +90,9 @@ pub struct IntegerMode {
 pub fn value_to_js(env: Env, v: &Value, mode: IntegerMode) -> Result<JsValue> {
     match v {
         Value::Null => raw::null(env),
-        Value::Integer(i) if mode.bigint_beyond_safe && i.unsigned_abs() > MAX_SAFE as u64 => raw::bigint(env, *i),
+        Value::Integer(i) if mode.bigint_beyond_safe && i.unsigned_abs() > MAX_SAFE as u64 => {
+            raw::bigint(env, *i)
+        }
         Value::Integer(i) => raw::number(env, *i as f64),
         Value::Real(f) => raw::number(env, *f),
         Value::Text(s) => raw::string(env, s),
@@ -97,7 +101,11 @@ pub fn value_to_js(env: Env, v: &Value, mode: IntegerMode) -> Result<JsValue> {
 }
 
 fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode) -> Result<JsValue> {
-    let keys = rows.columns.iter().map(|c| raw::string(env, c)).collect::<Result<Vec<_>>>()?;
+    let keys = rows
+        .columns
+        .iter()
+        .map(|c| raw::string(env, c))
+        .collect::<Result<Vec<_>>>()?;
     let out = raw::array(env, rows.row_count())?;
     for (i, row) in rows.rows().enumerate() {
         let obj = raw::object(env)?;
@@ -122,7 +130,12 @@ fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode) -> Result<JsValue
 fn write_to_js(env: Env, w: &WriteResult) -> Result<JsValue> {
     let obj = raw::object(env)?;
     raw::set_named(env, obj, "changes", raw::number(env, w.changes as f64)?)?;
-    raw::set_named(env, obj, "lastInsertRowid", raw::number(env, w.last_insert_rowid as f64)?)?;
+    raw::set_named(
+        env,
+        obj,
+        "lastInsertRowid",
+        raw::number(env, w.last_insert_rowid as f64)?,
+    )?;
     Ok(obj)
 }
 

@@ -20,7 +20,11 @@ use crate::pool::thread::Lane;
 use crate::pool::Pool;
 
 /// Opens a pool and makes sure environment teardown (process exit, worker termination) stops it.
-pub fn open_pool(env: &mut Env, path: &str, options: Option<JsValue>) -> Result<(Arc<Pool>, Settler)> {
+pub fn open_pool(
+    env: &mut Env,
+    path: &str,
+    options: Option<JsValue>,
+) -> Result<(Arc<Pool>, Settler)> {
     let (config, mode) = read_config(env.raw(), options)?;
     let pool = Pool::open(path, config)?;
     let settler = Settler::new(env.raw(), mode)?;
@@ -44,7 +48,9 @@ pub fn sql_text(env: &Env, v: Unknown, what: &str) -> Result<String> {
 fn statements(env: &Env, list: Unknown) -> Result<Vec<Statement>> {
     let (e, v) = (env.raw(), list.raw());
     if !raw::is_array(e, v)? {
-        return Err(Error::invalid("transaction() takes an array of { sql, params } objects"));
+        return Err(Error::invalid(
+            "transaction() takes an array of { sql, params } objects",
+        ));
     }
     let n = raw::array_len(e, v)?;
     let mut out = Vec::with_capacity(n as usize);
@@ -52,13 +58,25 @@ fn statements(env: &Env, list: Unknown) -> Result<Vec<Statement>> {
         let item = raw::get_element(e, v, i)?;
         let (sql, params) = match raw::type_of(e, item)? {
             T::napi_string => (item, None),
-            T::napi_object => (raw::get_named(e, item, "sql")?, Some(raw::get_named(e, item, "params")?)),
-            _ => return Err(Error::invalid(format!("statement {i} must be {{ sql, params }} or a string"))),
+            T::napi_object => (
+                raw::get_named(e, item, "sql")?,
+                Some(raw::get_named(e, item, "params")?),
+            ),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "statement {i} must be {{ sql, params }} or a string"
+                )))
+            }
         };
         if raw::type_of(e, sql)? != T::napi_string {
-            return Err(Error::invalid(format!("statement {i}: sql must be a string")));
+            return Err(Error::invalid(format!(
+                "statement {i}: sql must be a string"
+            )));
         }
-        out.push(Statement { sql: raw::get_string(e, sql)?, params: to_params(e, params)? });
+        out.push(Statement {
+            sql: raw::get_string(e, sql)?,
+            params: to_params(e, params)?,
+        });
     }
     Ok(out)
 }
@@ -92,40 +110,83 @@ impl SqliteConnectionPool {
     }
 
     /// All rows of a read-only query, run on a reader thread.
-    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row[]>")]
+    #[napi(
+        ts_args_type = "sql: string, params?: Params",
+        ts_return_type = "Promise<Row[]>"
+    )]
     pub fn read(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
         self.query(env, Lane::Read, Fetch::All, sql, params)
     }
 
     /// The first row of a read-only query, or null.
-    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row | null>")]
+    #[napi(
+        ts_args_type = "sql: string, params?: Params",
+        ts_return_type = "Promise<Row | null>"
+    )]
     pub fn get(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
         self.query(env, Lane::Read, Fetch::First, sql, params)
     }
 
     /// A heavy read-only query on a worker thread, so it never delays `read()`.
-    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row[]>")]
-    pub fn execute_in_worker(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+    #[napi(
+        ts_args_type = "sql: string, params?: Params",
+        ts_return_type = "Promise<Row[]>"
+    )]
+    pub fn execute_in_worker(
+        &self,
+        env: Env,
+        sql: Unknown,
+        params: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
         self.query(env, Lane::Worker, Fetch::All, sql, params)
     }
 
-    fn query(&self, env: Env, lane: Lane, fetch: Fetch, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
-        let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
-        self.submit(&env, input.map(|(sql, params)| move |done| self.pool.query(lane, sql, params, fetch, done)))
+    fn query(
+        &self,
+        env: Env,
+        lane: Lane,
+        fetch: Fetch,
+        sql: Unknown,
+        params: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
+        let input = sql_text(&env, sql, "sql")
+            .and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+        self.submit(
+            &env,
+            input.map(|(sql, params)| move |done| self.pool.query(lane, sql, params, fetch, done)),
+        )
     }
 
     /// One write, committed (with whatever else is queued) before the promise resolves.
-    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<WriteResult>")]
-    pub fn write(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
-        let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
-        self.submit(&env, input.map(|(sql, params)| move |done| self.pool.execute(sql, params, done)))
+    #[napi(
+        ts_args_type = "sql: string, params?: Params",
+        ts_return_type = "Promise<WriteResult>"
+    )]
+    pub fn write(
+        &self,
+        env: Env,
+        sql: Unknown,
+        params: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
+        let input = sql_text(&env, sql, "sql")
+            .and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+        self.submit(
+            &env,
+            input.map(|(sql, params)| move |done| self.pool.execute(sql, params, done)),
+        )
     }
 
     /// Several statements, all committed or none.
-    #[napi(ts_args_type = "statements: Array<Statement | string>", ts_return_type = "Promise<WriteResult[]>")]
+    #[napi(
+        ts_args_type = "statements: Array<Statement | string>",
+        ts_return_type = "Promise<WriteResult[]>"
+    )]
     pub fn transaction(&self, env: Env, list: Unknown) -> napi::Result<JsPromise> {
         let input = statements(&env, list);
-        self.submit(&env, input.map(|list| move |done| self.pool.transaction(list, done)))
+        self.submit(
+            &env,
+            input.map(|list| move |done| self.pool.transaction(list, done)),
+        )
     }
 
     /// Finishes queued and running work, checkpoints the WAL, stops the threads. Later calls
@@ -138,7 +199,10 @@ impl SqliteConnectionPool {
     /// Resolves once the pool is open (it opens in the constructor, so at once).
     #[napi(getter, ts_return_type = "Promise<void>")]
     pub fn ready(&self, env: Env) -> napi::Result<JsPromise> {
-        self.submit(&env, Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))))
+        self.submit(
+            &env,
+            Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))),
+        )
     }
 
     #[napi(getter)]
@@ -163,8 +227,15 @@ impl SqliteConnectionPool {
         json_value(&env, &self.pool.health_payload())
     }
 
-    fn submit<F: FnOnce(Completion)>(&self, env: &Env, input: Result<F>) -> napi::Result<JsPromise> {
-        let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
+    fn submit<F: FnOnce(Completion)>(
+        &self,
+        env: &Env,
+        input: Result<F>,
+    ) -> napi::Result<JsPromise> {
+        let (done, promise) = self
+            .settler
+            .promise()
+            .map_err(|e| raw::throw(env.raw(), &e))?;
         match input {
             Ok(run) => run(done),
             Err(e) => done(Err(e)),

@@ -20,7 +20,9 @@ pub fn check(status: sys::napi_status, what: &str) -> Result<(), Error> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(Error::Internal(format!("N-API call failed ({what}, status {status})")))
+        Err(Error::Internal(format!(
+            "N-API call failed ({what}, status {status})"
+        )))
     }
 }
 
@@ -54,16 +56,29 @@ pub fn number(env: Env, n: f64) -> Result<JsValue, Error> {
 }
 
 pub fn bigint(env: Env, n: i64) -> Result<JsValue, Error> {
-    out!("create_bigint", |r| sys::napi_create_bigint_int64(env, n, &mut r))
+    out!("create_bigint", |r| sys::napi_create_bigint_int64(
+        env, n, &mut r
+    ))
 }
 
 pub fn string(env: Env, s: &str) -> Result<JsValue, Error> {
-    out!("create_string", |r| sys::napi_create_string_utf8(env, s.as_ptr().cast::<c_char>(), s.len() as isize, &mut r))
+    out!("create_string", |r| sys::napi_create_string_utf8(
+        env,
+        s.as_ptr().cast::<c_char>(),
+        s.len() as isize,
+        &mut r
+    ))
 }
 
 pub fn buffer(env: Env, bytes: &[u8]) -> Result<JsValue, Error> {
     let mut data = ptr::null_mut();
-    out!("create_buffer", |r| sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), &mut data, &mut r))
+    out!("create_buffer", |r| sys::napi_create_buffer_copy(
+        env,
+        bytes.len(),
+        bytes.as_ptr().cast(),
+        &mut data,
+        &mut r
+    ))
 }
 
 pub fn object(env: Env) -> Result<JsValue, Error> {
@@ -71,11 +86,16 @@ pub fn object(env: Env) -> Result<JsValue, Error> {
 }
 
 pub fn array(env: Env, len: usize) -> Result<JsValue, Error> {
-    out!("create_array", |r| sys::napi_create_array_with_length(env, len, &mut r))
+    out!("create_array", |r| sys::napi_create_array_with_length(
+        env, len, &mut r
+    ))
 }
 
 pub fn set(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Result<(), Error> {
-    check(unsafe { sys::napi_set_property(env, obj, key, value) }, "set_property")
+    check(
+        unsafe { sys::napi_set_property(env, obj, key, value) },
+        "set_property",
+    )
 }
 
 pub fn set_named(env: Env, obj: JsValue, key: &str, value: JsValue) -> Result<(), Error> {
@@ -83,16 +103,23 @@ pub fn set_named(env: Env, obj: JsValue, key: &str, value: JsValue) -> Result<()
 }
 
 pub fn set_element(env: Env, arr: JsValue, index: u32, value: JsValue) -> Result<(), Error> {
-    check(unsafe { sys::napi_set_element(env, arr, index, value) }, "set_element")
+    check(
+        unsafe { sys::napi_set_element(env, arr, index, value) },
+        "set_element",
+    )
 }
 
 pub fn get_named(env: Env, obj: JsValue, key: &str) -> Result<JsValue, Error> {
     let k = string(env, key)?;
-    out!("get_property", |r| sys::napi_get_property(env, obj, k, &mut r))
+    out!("get_property", |r| sys::napi_get_property(
+        env, obj, k, &mut r
+    ))
 }
 
 pub fn get_element(env: Env, arr: JsValue, index: u32) -> Result<JsValue, Error> {
-    out!("get_element", |r| sys::napi_get_element(env, arr, index, &mut r))
+    out!("get_element", |r| sys::napi_get_element(
+        env, arr, index, &mut r
+    ))
 }
 
 pub fn is_array(env: Env, v: JsValue) -> Result<bool, Error> {
@@ -103,36 +130,59 @@ pub fn is_array(env: Env, v: JsValue) -> Result<bool, Error> {
 
 pub fn array_len(env: Env, v: JsValue) -> Result<u32, Error> {
     let mut n = 0;
-    check(unsafe { sys::napi_get_array_length(env, v, &mut n) }, "array_length")?;
+    check(
+        unsafe { sys::napi_get_array_length(env, v, &mut n) },
+        "array_length",
+    )?;
     Ok(n)
 }
 
 pub fn get_f64(env: Env, v: JsValue) -> Result<f64, Error> {
     let mut n = 0.0;
-    check(unsafe { sys::napi_get_value_double(env, v, &mut n) }, "get_double")?;
+    check(
+        unsafe { sys::napi_get_value_double(env, v, &mut n) },
+        "get_double",
+    )?;
     Ok(n)
 }
 
 pub fn get_bool(env: Env, v: JsValue) -> Result<bool, Error> {
     let mut b = false;
-    check(unsafe { sys::napi_get_value_bool(env, v, &mut b) }, "get_bool")?;
+    check(
+        unsafe { sys::napi_get_value_bool(env, v, &mut b) },
+        "get_bool",
+    )?;
     Ok(b)
 }
 
 /// A BigInt as i64, or None when it does not fit.
 pub fn get_bigint(env: Env, v: JsValue) -> Result<Option<i64>, Error> {
     let (mut n, mut lossless) = (0i64, false);
-    check(unsafe { sys::napi_get_value_bigint_int64(env, v, &mut n, &mut lossless) }, "get_bigint")?;
+    check(
+        unsafe { sys::napi_get_value_bigint_int64(env, v, &mut n, &mut lossless) },
+        "get_bigint",
+    )?;
     Ok(lossless.then_some(n))
 }
 
 pub fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
     let mut len = 0usize;
-    check(unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) }, "string_length")?;
+    check(
+        unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) },
+        "string_length",
+    )?;
     let mut buf = vec![0u8; len + 1];
     let mut written = 0usize;
     check(
-        unsafe { sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written) },
+        unsafe {
+            sys::napi_get_value_string_utf8(
+                env,
+                v,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut written,
+            )
+        },
         "get_string",
     )?;
     buf.truncate(written);
@@ -143,20 +193,40 @@ pub fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
 /// The bytes of a Buffer or Uint8Array, or None for any other object.
 pub fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> {
     let mut is_buffer = false;
-    check(unsafe { sys::napi_is_buffer(env, v, &mut is_buffer) }, "is_buffer")?;
+    check(
+        unsafe { sys::napi_is_buffer(env, v, &mut is_buffer) },
+        "is_buffer",
+    )?;
     if is_buffer {
         let (mut data, mut len) = (ptr::null_mut(), 0usize);
-        check(unsafe { sys::napi_get_buffer_info(env, v, &mut data, &mut len) }, "buffer_info")?;
+        check(
+            unsafe { sys::napi_get_buffer_info(env, v, &mut data, &mut len) },
+            "buffer_info",
+        )?;
         return Ok(Some(copy_bytes(data.cast_const().cast(), len)));
     }
     let mut is_typed = false;
-    check(unsafe { sys::napi_is_typedarray(env, v, &mut is_typed) }, "is_typedarray")?;
+    check(
+        unsafe { sys::napi_is_typedarray(env, v, &mut is_typed) },
+        "is_typedarray",
+    )?;
     if !is_typed {
         return Ok(None);
     }
-    let (mut kind, mut len, mut data, mut ab, mut offset) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+    let (mut kind, mut len, mut data, mut ab, mut offset) =
+        (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
     check(
-        unsafe { sys::napi_get_typedarray_info(env, v, &mut kind, &mut len, &mut data, &mut ab, &mut offset) },
+        unsafe {
+            sys::napi_get_typedarray_info(
+                env,
+                v,
+                &mut kind,
+                &mut len,
+                &mut data,
+                &mut ab,
+                &mut offset,
+            )
+        },
         "typedarray_info",
     )?;
     if kind != sys::TypedarrayType::uint8_array {
@@ -189,7 +259,9 @@ pub fn own_keys(env: Env, obj: JsValue) -> Result<Vec<(String, JsValue)>, Error>
     for i in 0..n {
         let key = get_element(env, keys, i)?;
         let name = get_string(env, key)?;
-        let value = out!("get_property", |r| sys::napi_get_property(env, obj, key, &mut r))?;
+        let value = out!("get_property", |r| sys::napi_get_property(
+            env, obj, key, &mut r
+        ))?;
         out.push((name, value));
     }
     Ok(out)
@@ -198,7 +270,9 @@ pub fn own_keys(env: Env, obj: JsValue) -> Result<Vec<(String, JsValue)>, Error>
 /// `new Error(message)` with `code` set.
 pub fn error(env: Env, code: &str, message: &str) -> Result<JsValue, Error> {
     let (c, m) = (string(env, code)?, string(env, message)?);
-    out!("create_error", |r| sys::napi_create_error(env, c, m, &mut r))
+    out!("create_error", |r| sys::napi_create_error(
+        env, c, m, &mut r
+    ))
 }
 
 /// Throws an `Error` with `code`; napi-rs then sees the pending exception and adds nothing.
@@ -217,11 +291,20 @@ pub fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>, String
         let json = get_named(env, global, "JSON")?;
         let stringify = get_named(env, json, "stringify")?;
         let args = [value];
-        out!("call_function", |r| sys::napi_call_function(env, json, stringify, 1, args.as_ptr(), &mut r))
+        out!("call_function", |r| sys::napi_call_function(
+            env,
+            json,
+            stringify,
+            1,
+            args.as_ptr(),
+            &mut r
+        ))
     };
     match attempt() {
         Ok(text) => match type_of(env, text) {
-            Ok(sys::ValueType::napi_string) => get_string(env, text).map(Some).map_err(|e| e.to_string()),
+            Ok(sys::ValueType::napi_string) => {
+                get_string(env, text).map(Some).map_err(|e| e.to_string())
+            }
             _ => Ok(None),
         },
         Err(e) => {

@@ -54,7 +54,11 @@ impl Notifier {
         if !q.scheduled && q.alive {
             // SAFETY: `alive` under the lock means Node has not finalized the function.
             let status = unsafe {
-                sys::napi_call_threadsafe_function(self.tsfn, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking)
+                sys::napi_call_threadsafe_function(
+                    self.tsfn,
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
             };
             q.scheduled = status == sys::Status::napi_ok;
         }
@@ -66,7 +70,12 @@ impl Drop for Notifier {
         let q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         if q.alive {
             // SAFETY: not finalized yet (checked under the lock); this is our one acquired thread.
-            unsafe { sys::napi_release_threadsafe_function(self.tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
+            unsafe {
+                sys::napi_release_threadsafe_function(
+                    self.tsfn,
+                    sys::ThreadsafeFunctionReleaseMode::release,
+                )
+            };
         }
     }
 }
@@ -85,7 +94,12 @@ struct MainSide {
 
 impl MainSide {
     fn settle(&self, env: Env, settled: Settled) {
-        let Some(deferred) = self.deferreds.borrow_mut().get_mut(settled.slot as usize).and_then(Option::take) else {
+        let Some(deferred) = self
+            .deferreds
+            .borrow_mut()
+            .get_mut(settled.slot as usize)
+            .and_then(Option::take)
+        else {
             return;
         };
         self.free.borrow_mut().push(settled.slot);
@@ -101,7 +115,11 @@ impl MainSide {
                 Ok(v) => sys::napi_resolve_deferred(env, deferred, v),
                 Err((e, _)) => match raw::error(env, e.code(), &e.to_string()) {
                     Ok(err) => sys::napi_reject_deferred(env, deferred, err),
-                    Err(_) => sys::napi_reject_deferred(env, deferred, raw::undefined(env).unwrap_or(ptr::null_mut())),
+                    Err(_) => sys::napi_reject_deferred(
+                        env,
+                        deferred,
+                        raw::undefined(env).unwrap_or(ptr::null_mut()),
+                    ),
                 },
             };
         }
@@ -122,7 +140,12 @@ impl MainSide {
     }
 }
 
-unsafe extern "C" fn call_js(env: Env, _callback: JsValue, context: *mut c_void, _data: *mut c_void) {
+unsafe extern "C" fn call_js(
+    env: Env,
+    _callback: JsValue,
+    context: *mut c_void,
+    _data: *mut c_void,
+) {
     if env.is_null() || context.is_null() {
         return; // the function is being torn down with the environment
     }
@@ -144,7 +167,11 @@ unsafe extern "C" fn call_js(env: Env, _callback: JsValue, context: *mut c_void,
 unsafe extern "C" fn finalize(_env: Env, data: *mut c_void, _hint: *mut c_void) {
     // SAFETY: `data` is the pointer from `Rc::into_raw` in `Settler::new`, finalized once.
     let main = unsafe { Rc::from_raw(data as *const MainSide) };
-    main.shared.queue.lock().unwrap_or_else(|p| p.into_inner()).alive = false;
+    main.shared
+        .queue
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .alive = false;
 }
 
 /// Makes promises whose completions may run on any thread.
@@ -155,7 +182,13 @@ pub struct Settler {
 
 impl Settler {
     pub fn new(env: Env, mode: IntegerMode) -> Result<Settler> {
-        let shared = Arc::new(Shared { queue: Mutex::new(Queue { ready: Vec::new(), scheduled: false, alive: true }) });
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                ready: Vec::new(),
+                scheduled: false,
+                alive: true,
+            }),
+        });
         let name = raw::string(env, "swarm-persistence")?;
         let main = Rc::new(MainSide {
             env,
@@ -171,18 +204,33 @@ impl Settler {
         // SAFETY: valid env; `context` stays alive until `finalize` reclaims it.
         let status = unsafe {
             sys::napi_create_threadsafe_function(
-                env, ptr::null_mut(), ptr::null_mut(), name, 0, 1, context, Some(finalize), context, Some(call_js), &mut tsfn,
+                env,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                name,
+                0,
+                1,
+                context,
+                Some(finalize),
+                context,
+                Some(call_js),
+                &mut tsfn,
             )
         };
         if status != sys::Status::napi_ok {
             // SAFETY: creation failed, so Node will never call `finalize`; reclaim the leak here.
             drop(unsafe { Rc::from_raw(context as *const MainSide) });
-            return Err(Error::Internal(format!("cannot create the completion channel (status {status})")));
+            return Err(Error::Internal(format!(
+                "cannot create the completion channel (status {status})"
+            )));
         }
         main.tsfn.set(tsfn);
         // SAFETY: valid env and a just-created function. Unreferenced until a promise is pending.
         unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
-        Ok(Settler { main, notifier: Arc::new(Notifier { shared, tsfn }) })
+        Ok(Settler {
+            main,
+            notifier: Arc::new(Notifier { shared, tsfn }),
+        })
     }
 
     /// A new pending promise and the completion that settles it from any thread. A completion
@@ -190,7 +238,10 @@ impl Settler {
     pub fn promise(&self) -> Result<(Completion, JsValue)> {
         let env = self.main.env;
         let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
-        raw::check(unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) }, "create_promise")?;
+        raw::check(
+            unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) },
+            "create_promise",
+        )?;
         let slot = match self.main.free.borrow_mut().pop() {
             Some(slot) => {
                 self.main.deferreds.borrow_mut()[slot as usize] = Some(deferred);
@@ -203,7 +254,10 @@ impl Settler {
             }
         };
         self.main.adjust_pending(1);
-        let guard = Once { slot, notifier: Some(Arc::clone(&self.notifier)) };
+        let guard = Once {
+            slot,
+            notifier: Some(Arc::clone(&self.notifier)),
+        };
         Ok((Box::new(move |result| guard.settle(result)), promise))
     }
 
@@ -223,7 +277,10 @@ struct Once {
 impl Once {
     fn settle(mut self, result: Result<Output>) {
         if let Some(n) = self.notifier.take() {
-            n.push(Settled { slot: self.slot, result });
+            n.push(Settled {
+                slot: self.slot,
+                result,
+            });
         }
     }
 }
@@ -231,7 +288,10 @@ impl Once {
 impl Drop for Once {
     fn drop(&mut self) {
         if let Some(n) = self.notifier.take() {
-            n.push(Settled { slot: self.slot, result: Err(Error::PoolClosed) });
+            n.push(Settled {
+                slot: self.slot,
+                result: Err(Error::PoolClosed),
+            });
         }
     }
 }

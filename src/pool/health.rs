@@ -37,7 +37,10 @@ impl HealthState {
 }
 
 pub fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// One pool thread's control channel, as the health thread sees it.
@@ -80,7 +83,13 @@ impl HealthMonitor {
         let (reply_tx, replies) = unbounded();
         let mut expected = 0;
         for probe in &self.probes {
-            if probe.pings.try_send(Ping { reply: reply_tx.clone() }).is_ok() {
+            if probe
+                .pings
+                .try_send(Ping {
+                    reply: reply_tx.clone(),
+                })
+                .is_ok()
+            {
                 expected += 1;
             }
         }

@@ -39,6 +39,11 @@ pub struct Job {
 
 impl Job {
     pub fn new(work: Work, done: Completion) -> Job {
-        Job { work, done, queued_at: Instant::now(), alone: false }
+        Job {
+            work,
+            done,
+            queued_at: Instant::now(),
+            alone: false,
+        }
     }
 }

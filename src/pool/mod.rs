@@ -63,7 +63,11 @@ impl Pool {
         let mut writer_conn = open_writer(&db, &config)?;
         let mut conns = Vec::new();
         for i in 0..config.max_readers + config.max_workers {
-            let lane = if i < config.max_readers { Lane::Read } else { Lane::Worker };
+            let lane = if i < config.max_readers {
+                Lane::Read
+            } else {
+                Lane::Worker
+            };
             conns.push((lane, open_reader(&db, &config)?));
         }
         let ctx = Arc::new(ThreadContext {
@@ -83,8 +87,16 @@ impl Pool {
         let deadline = Deadline::new();
         deadline.install(&mut writer_conn)?;
         deadlines.push(Arc::clone(&deadline));
-        probes.push(Probe { lane: Lane::Write, pings: ping_tx });
-        let writer = WriterThread { jobs: write_rx.clone(), pings: ping_rx, deadline, conn: writer_conn };
+        probes.push(Probe {
+            lane: Lane::Write,
+            pings: ping_tx,
+        });
+        let writer = WriterThread {
+            jobs: write_rx.clone(),
+            pings: ping_rx,
+            deadline,
+            conn: writer_conn,
+        };
         threads.push(writer.spawn(Arc::clone(&ctx))?);
 
         for (index, (lane, mut conn)) in conns.into_iter().enumerate() {
@@ -92,10 +104,28 @@ impl Pool {
             let deadline = Deadline::new();
             deadline.install(&mut conn)?;
             deadlines.push(Arc::clone(&deadline));
-            probes.push(Probe { lane, pings: ping_tx });
-            let jobs = if lane == Lane::Read { read_rx.clone() } else { worker_rx.clone() };
-            let index = if lane == Lane::Read { index } else { index - config.max_readers };
-            let reader = ReaderThread { lane, index, jobs, pings: ping_rx, deadline, conn };
+            probes.push(Probe {
+                lane,
+                pings: ping_tx,
+            });
+            let jobs = if lane == Lane::Read {
+                read_rx.clone()
+            } else {
+                worker_rx.clone()
+            };
+            let index = if lane == Lane::Read {
+                index
+            } else {
+                index - config.max_readers
+            };
+            let reader = ReaderThread {
+                lane,
+                index,
+                jobs,
+                pings: ping_rx,
+                deadline,
+                conn,
+            };
             threads.push(reader.spawn(Arc::clone(&ctx))?);
         }
 
@@ -110,7 +140,11 @@ impl Pool {
         let health_thread = monitor.spawn()?;
         Ok(Arc::new(Pool {
             ctx,
-            senders: RwLock::new(Some(Senders { read: read_tx, write: write_tx, worker: worker_tx })),
+            senders: RwLock::new(Some(Senders {
+                read: read_tx,
+                write: write_tx,
+                worker: worker_tx,
+            })),
             queues: [read_rx, write_rx, worker_rx],
             lifecycle: Mutex::new(Lifecycle::Open),
             threads: Mutex::new(threads),
@@ -165,7 +199,10 @@ impl Pool {
             Ok(()) => {}
             Err(TrySendError::Full(job)) => {
                 self.ctx.stats.count_error("POOL_QUEUE_FULL");
-                (job.done)(Err(Error::QueueFull { queue: lane.name(), capacity: self.ctx.config.max_queue }))
+                (job.done)(Err(Error::QueueFull {
+                    queue: lane.name(),
+                    capacity: self.ctx.config.max_queue,
+                }))
             }
             Err(TrySendError::Disconnected(job)) => (job.done)(Err(Error::PoolClosed)),
         }
@@ -194,7 +231,9 @@ impl Pool {
 
     /// Environment teardown: refuse what is queued, interrupt what runs, join every thread.
     pub fn shutdown_now(&self) {
-        self.ctx.abort.store(true, std::sync::atomic::Ordering::Release);
+        self.ctx
+            .abort
+            .store(true, std::sync::atomic::Ordering::Release);
         for deadline in &self.deadlines {
             deadline.expire_now();
         }
@@ -209,7 +248,10 @@ impl Pool {
     }
 
     fn stop_taking_work(&self) {
-        self.senders.write().unwrap_or_else(|p| p.into_inner()).take();
+        self.senders
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         lock(&self.health_stop).take();
     }
 

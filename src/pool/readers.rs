@@ -77,6 +77,10 @@ impl ReaderThread {
             ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_reader)
                 && probe(&self.conn);
         }
-        let _ = ping.reply.send(PingReply { lane: self.lane, index: self.index, ok });
+        let _ = ping.reply.send(PingReply {
+            lane: self.lane,
+            index: self.index,
+            ok,
+        });
     }
 }

@@ -40,7 +40,10 @@ impl Pool {
             total_connections: 1 + self.config().max_readers + self.config().max_workers,
             active_connections: busy_read + busy_worker + writer_busy,
             available_readers: h.readers_answering.load(Relaxed).saturating_sub(busy_read),
-            available_workers: h.workers_answering.load(Relaxed).saturating_sub(busy_worker),
+            available_workers: h
+                .workers_answering
+                .load(Relaxed)
+                .saturating_sub(busy_worker),
             healthy: h.healthy.load(Relaxed),
         }
     }
@@ -50,7 +53,11 @@ impl Pool {
     }
 
     fn queue_lengths(&self) -> (usize, usize, usize) {
-        (self.queue_len(Lane::Read), self.queue_len(Lane::Write), self.queue_len(Lane::Worker))
+        (
+            self.queue_len(Lane::Read),
+            self.queue_len(Lane::Write),
+            self.queue_len(Lane::Worker),
+        )
     }
 
     fn wal(&self) -> Value {
@@ -159,8 +166,12 @@ fn ops(lane: &LaneStats) -> u64 {
 }
 
 fn errors(pool: &Pool) -> Value {
-    let map: Map<String, Value> =
-        pool.stats().errors_by_code().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+    let map: Map<String, Value> = pool
+        .stats()
+        .errors_by_code()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
     Value::Object(map)
 }
 

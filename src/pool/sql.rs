@@ -90,7 +90,9 @@ impl Pool {
             StatementKind::Alone => true,
             StatementKind::Batched => false,
         };
-        let work = Box::new(move |conn: &Connection| run_statement(conn, &sql, &params).map(Output::Write));
+        let work = Box::new(move |conn: &Connection| {
+            run_statement(conn, &sql, &params).map(Output::Write)
+        });
         let mut job = Job::new(work, done);
         job.alone = alone;
         self.submit(Lane::Write, job);
@@ -112,7 +114,8 @@ impl Pool {
         let work = Box::new(move |conn: &Connection| {
             let mut results = Vec::with_capacity(statements.len());
             for (i, s) in statements.iter().enumerate() {
-                results.push(run_statement(conn, &s.sql, &s.params).map_err(|e| at_statement(i, e))?);
+                results
+                    .push(run_statement(conn, &s.sql, &s.params).map_err(|e| at_statement(i, e))?);
             }
             Ok(Output::Writes(results))
         });
@@ -139,7 +142,10 @@ impl Pool {
 
 fn at_statement(index: usize, err: Error) -> Error {
     match err {
-        Error::Sqlite { code, message } => Error::Sqlite { code, message: format!("statement {index}: {message}") },
+        Error::Sqlite { code, message } => Error::Sqlite {
+            code,
+            message: format!("statement {index}: {message}"),
+        },
         Error::InvalidArgument(m) => Error::InvalidArgument(format!("statement {index}: {m}")),
         other => other,
     }

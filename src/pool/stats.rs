@@ -31,7 +31,10 @@ impl Histogram {
 
     /// Records a plain number (used for batch sizes, with the same buckets).
     pub fn record_value(&self, us: u64) {
-        let idx = BUCKET_BOUNDS_US.iter().position(|&b| us <= b).unwrap_or(BUCKET_BOUNDS_US.len());
+        let idx = BUCKET_BOUNDS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(BUCKET_BOUNDS_US.len());
         self.buckets[idx].fetch_add(1, Relaxed);
         self.count.fetch_add(1, Relaxed);
         self.sum_us.fetch_add(us, Relaxed);
@@ -142,7 +145,11 @@ mod test {
         let s = h.snapshot();
         assert_eq!(s.count, 100);
         assert_eq!(s.quantile_ms(0.5), 0.128);
-        assert!((16.384..=20.0).contains(&s.quantile_ms(0.99)), "{}", s.quantile_ms(0.99));
+        assert!(
+            (16.384..=20.0).contains(&s.quantile_ms(0.99)),
+            "{}",
+            s.quantile_ms(0.99)
+        );
         assert!((s.mean_ms() - (98.0 * 0.1 + 40.0) / 100.0).abs() < 1e-9);
         assert_eq!(s.max_us, 20_000);
     }

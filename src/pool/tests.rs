@@ -25,12 +25,20 @@ fn temp_path(name: &str) -> String {
 }
 
 fn small_config() -> PoolConfig {
-    PoolConfig { max_readers: 2, max_workers: 1, ..PoolConfig::default() }
+    PoolConfig {
+        max_readers: 2,
+        max_workers: 1,
+        ..PoolConfig::default()
+    }
 }
 
 fn open(name: &str, config: PoolConfig) -> Result<Arc<Pool>> {
     let pool = Pool::open(&temp_path(name), config)?;
-    write(&pool, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)", Params::None)?;
+    write(
+        &pool,
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)",
+        Params::None,
+    )?;
     Ok(pool)
 }
 
@@ -39,7 +47,15 @@ fn write(pool: &Pool, sql: &str, params: Params) -> Result<Output> {
 }
 
 fn count(pool: &Pool) -> Result<i64> {
-    match wait(|done| pool.query(Lane::Read, "SELECT count(*) AS n FROM t".into(), Params::None, Fetch::First, done))? {
+    match wait(|done| {
+        pool.query(
+            Lane::Read,
+            "SELECT count(*) AS n FROM t".into(),
+            Params::None,
+            Fetch::First,
+            done,
+        )
+    })? {
         Output::Row(Some(rows)) => match rows.values[0] {
             Value::Integer(n) => Ok(n),
             ref other => panic!("unexpected {other:?}"),
@@ -90,7 +106,10 @@ fn a_failing_write_fails_alone() -> Result<()> {
     for _ in 0..3 {
         let (v, r) = rx.recv().expect("result");
         match v {
-            "dup" => assert_eq!(r.map(|_| ()).map_err(|e| e.code()), Err("SQLITE_CONSTRAINT_UNIQUE")),
+            "dup" => assert_eq!(
+                r.map(|_| ()).map_err(|e| e.code()),
+                Err("SQLITE_CONSTRAINT_UNIQUE")
+            ),
             _ => assert!(r.is_ok()),
         }
     }
@@ -103,7 +122,11 @@ fn a_failing_write_fails_alone() -> Result<()> {
 fn a_resolved_write_is_visible_to_the_next_read() -> Result<()> {
     let pool = open("ryw", small_config())?;
     for i in 0..200 {
-        write(&pool, "INSERT INTO t(v) VALUES (?)", Params::Positional(vec![Value::Integer(i)]))?;
+        write(
+            &pool,
+            "INSERT INTO t(v) VALUES (?)",
+            Params::Positional(vec![Value::Integer(i)]),
+        )?;
         assert_eq!(count(&pool)?, i + 1);
     }
     close(&pool);
@@ -113,8 +136,12 @@ fn a_resolved_write_is_visible_to_the_next_read() -> Result<()> {
 #[test]
 fn transaction_is_all_or_nothing() -> Result<()> {
     let pool = open("tx", small_config())?;
-    let stmt = |v: &str| Statement { sql: "INSERT INTO t(v) VALUES (?)".into(), params: Params::Positional(vec![v.into()]) };
-    let err = wait(|done| pool.transaction(vec![stmt("x"), stmt("y"), stmt("x")], done)).expect_err("dup");
+    let stmt = |v: &str| Statement {
+        sql: "INSERT INTO t(v) VALUES (?)".into(),
+        params: Params::Positional(vec![v.into()]),
+    };
+    let err = wait(|done| pool.transaction(vec![stmt("x"), stmt("y"), stmt("x")], done))
+        .expect_err("dup");
     assert_eq!(err.code(), "SQLITE_CONSTRAINT_UNIQUE");
     assert!(err.to_string().starts_with("statement 2"), "{err}");
     assert_eq!(count(&pool)?, 0);
@@ -129,10 +156,19 @@ fn transaction_is_all_or_nothing() -> Result<()> {
 fn writes_sent_to_readers_are_refused() -> Result<()> {
     let pool = open("ro", small_config())?;
     for lane in [Lane::Read, Lane::Worker] {
-        let err = wait(|d| pool.query(lane, "INSERT INTO t(v) VALUES ('z')".into(), Params::None, Fetch::All, d))
-            .expect_err("read-only");
+        let err = wait(|d| {
+            pool.query(
+                lane,
+                "INSERT INTO t(v) VALUES ('z')".into(),
+                Params::None,
+                Fetch::All,
+                d,
+            )
+        })
+        .expect_err("read-only");
         assert_eq!(err.code(), "READ_ONLY");
-        let err = wait(|d| pool.query(lane, "BEGIN".into(), Params::None, Fetch::All, d)).expect_err("begin");
+        let err = wait(|d| pool.query(lane, "BEGIN".into(), Params::None, Fetch::All, d))
+            .expect_err("begin");
         assert_eq!(err.code(), "READ_ONLY");
     }
     let err = write(&pool, "COMMIT", Params::None).expect_err("tx control");
@@ -156,7 +192,11 @@ fn vacuum_runs_alone_between_batches() -> Result<()> {
 
 #[test]
 fn a_job_waiting_past_acquire_timeout_times_out() -> Result<()> {
-    let config = PoolConfig { max_readers: 1, acquire_timeout: Duration::from_millis(50), ..small_config() };
+    let config = PoolConfig {
+        max_readers: 1,
+        acquire_timeout: Duration::from_millis(50),
+        ..small_config()
+    };
     let pool = open("acquire", config)?;
     let (tx, rx) = unbounded();
     let blocker = tx.clone();
@@ -168,7 +208,13 @@ fn a_job_waiting_past_acquire_timeout_times_out() -> Result<()> {
         }),
         Box::new(move |r| blocker.send(r).expect("send")),
     );
-    pool.query(Lane::Read, "SELECT 1".into(), Params::None, Fetch::All, Box::new(move |r| tx.send(r).expect("send")));
+    pool.query(
+        Lane::Read,
+        "SELECT 1".into(),
+        Params::None,
+        Fetch::All,
+        Box::new(move |r| tx.send(r).expect("send")),
+    );
     let first = rx.recv().expect("first");
     assert!(first.is_ok());
     let second = rx.recv().expect("second").expect_err("timed out");
@@ -179,7 +225,11 @@ fn a_job_waiting_past_acquire_timeout_times_out() -> Result<()> {
 
 #[test]
 fn a_full_queue_refuses_more() -> Result<()> {
-    let config = PoolConfig { max_readers: 1, max_queue: 2, ..small_config() };
+    let config = PoolConfig {
+        max_readers: 1,
+        max_queue: 2,
+        ..small_config()
+    };
     let pool = open("full", config)?;
     let (tx, rx) = unbounded();
     let mut codes = Vec::new();
@@ -225,12 +275,25 @@ fn a_panicking_job_rejects_and_the_pool_keeps_working() -> Result<()> {
 
 #[test]
 fn a_runaway_query_is_interrupted_and_the_worker_recovers() -> Result<()> {
-    let config = PoolConfig { query_timeout: Duration::from_millis(100), ..small_config() };
+    let config = PoolConfig {
+        query_timeout: Duration::from_millis(100),
+        ..small_config()
+    };
     let pool = open("runaway", config)?;
-    let forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c";
-    let err = wait(|d| pool.query(Lane::Worker, forever.into(), Params::None, Fetch::All, d)).expect_err("timeout");
+    let forever =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c";
+    let err = wait(|d| pool.query(Lane::Worker, forever.into(), Params::None, Fetch::All, d))
+        .expect_err("timeout");
     assert_eq!(err.code(), "QUERY_TIMEOUT");
-    let ok = wait(|d| pool.query(Lane::Worker, "SELECT 42".into(), Params::None, Fetch::First, d))?;
+    let ok = wait(|d| {
+        pool.query(
+            Lane::Worker,
+            "SELECT 42".into(),
+            Params::None,
+            Fetch::First,
+            d,
+        )
+    })?;
     assert!(matches!(ok, Output::Row(Some(ref r)) if r.values == vec![Value::Integer(42)]));
     close(&pool);
     Ok(())
@@ -261,7 +324,11 @@ fn close_drains_then_refuses() -> Result<()> {
 #[test]
 fn memory_databases_are_shared_with_readers_and_removed() -> Result<()> {
     let pool = Pool::open(":memory:", small_config())?;
-    write(&pool, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)", Params::None)?;
+    write(
+        &pool,
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)",
+        Params::None,
+    )?;
     write(&pool, "INSERT INTO t(v) VALUES ('m')", Params::None)?;
     assert_eq!(count(&pool)?, 1);
     let path = pool.path().to_path_buf();
@@ -272,7 +339,10 @@ fn memory_databases_are_shared_with_readers_and_removed() -> Result<()> {
 
 #[test]
 fn health_checks_every_thread() -> Result<()> {
-    let config = PoolConfig { health_check_interval: Duration::from_millis(50), ..small_config() };
+    let config = PoolConfig {
+        health_check_interval: Duration::from_millis(50),
+        ..small_config()
+    };
     let pool = open("health", config)?;
     let before = pool.health().checks.load(Relaxed);
     std::thread::sleep(Duration::from_millis(300));

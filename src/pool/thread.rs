@@ -76,7 +76,13 @@ impl ThreadContext {
         }
         if waited > self.config.acquire_timeout {
             self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-            return Err((job, Error::PoolTimeout { waited, limit: self.config.acquire_timeout }));
+            return Err((
+                job,
+                Error::PoolTimeout {
+                    waited,
+                    limit: self.config.acquire_timeout,
+                },
+            ));
         }
         self.lane(lane).wait.record(waited);
         Ok(job)
@@ -99,18 +105,30 @@ impl ThreadContext {
     /// Runs `work` under the query deadline, turning a panic into `INTERNAL_ERROR` and an
     /// interrupt into `QUERY_TIMEOUT` (or `POOL_CLOSED` when aborting). The flag says whether the
     /// connection must be replaced.
-    pub fn run(&self, conn: &Connection, deadline: &Deadline, work: Work) -> (Result<Output>, bool) {
+    pub fn run(
+        &self,
+        conn: &Connection,
+        deadline: &Deadline,
+        work: Work,
+    ) -> (Result<Output>, bool) {
         deadline.arm(self.config.query_timeout);
         let outcome = catch_unwind(AssertUnwindSafe(|| work(conn)));
         let expired = deadline.expired();
         deadline.disarm();
         match outcome {
-            Ok(Err(Error::Sqlite { code: "SQLITE_INTERRUPT", .. })) if self.aborted() => {
-                (Err(Error::PoolClosed), false)
-            }
-            Ok(Err(Error::Sqlite { code: "SQLITE_INTERRUPT", .. })) if expired => {
-                (Err(Error::QueryTimeout { limit: self.config.query_timeout }), false)
-            }
+            Ok(Err(Error::Sqlite {
+                code: "SQLITE_INTERRUPT",
+                ..
+            })) if self.aborted() => (Err(Error::PoolClosed), false),
+            Ok(Err(Error::Sqlite {
+                code: "SQLITE_INTERRUPT",
+                ..
+            })) if expired => (
+                Err(Error::QueryTimeout {
+                    limit: self.config.query_timeout,
+                }),
+                false,
+            ),
             Ok(result) => {
                 let broken = matches!(&result, Err(e) if e.is_connection_fault());
                 (result, broken)
@@ -121,7 +139,9 @@ impl ThreadContext {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                let message = format!("internal error while running the job ({what}); its connection was replaced");
+                let message = format!(
+                    "internal error while running the job ({what}); its connection was replaced"
+                );
                 (Err(Error::Internal(message)), true)
             }
         }

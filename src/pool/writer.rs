@@ -76,7 +76,9 @@ impl WriterThread {
             }
         }
         // Leave a small WAL behind for whoever opens the file next.
-        let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 
     /// Runs a drained batch in order: runs of ordinary jobs share a transaction, jobs that must
@@ -113,13 +115,21 @@ impl WriterThread {
             let job = match ctx.admit(Lane::Write, job) {
                 Ok(job) => job,
                 Err((job, err)) => {
-                    finished.push(Finished { done: job.done, queued_at: job.queued_at, result: Err(err) });
+                    finished.push(Finished {
+                        done: job.done,
+                        queued_at: job.queued_at,
+                        result: Err(err),
+                    });
                     continue;
                 }
             };
             if !in_tx {
                 if let Err(err) = exec(&self.conn, "BEGIN IMMEDIATE") {
-                    finished.push(Finished { done: job.done, queued_at: job.queued_at, result: Err(err) });
+                    finished.push(Finished {
+                        done: job.done,
+                        queued_at: job.queued_at,
+                        result: Err(err),
+                    });
                     continue;
                 }
                 in_tx = true;
@@ -133,7 +143,11 @@ impl WriterThread {
                     self.end_savepoint(result, &mut finished, tx_start, &mut in_tx)
                 }
             };
-            finished.push(Finished { done: job.done, queued_at: job.queued_at, result });
+            finished.push(Finished {
+                done: job.done,
+                queued_at: job.queued_at,
+                result,
+            });
         }
         if in_tx {
             if let Err(err) = exec(&self.conn, "COMMIT") {
@@ -146,7 +160,9 @@ impl WriterThread {
         if commits > 0 {
             ctx.stats.commits.fetch_add(commits, Ordering::Relaxed);
             ctx.stats.batch_sizes.record_value(count as u64);
-            ctx.stats.largest_batch.fetch_max(count as u64, Ordering::Relaxed);
+            ctx.stats
+                .largest_batch
+                .fetch_max(count as u64, Ordering::Relaxed);
         }
         busy.fetch_sub(count, Ordering::Relaxed);
         if broken {
@@ -182,7 +198,8 @@ impl WriterThread {
         match result {
             Ok(out) => exec(&self.conn, "RELEASE job").map(|()| out),
             Err(err) => {
-                let undone = exec(&self.conn, "ROLLBACK TO job").and_then(|()| exec(&self.conn, "RELEASE job"));
+                let undone = exec(&self.conn, "ROLLBACK TO job")
+                    .and_then(|()| exec(&self.conn, "RELEASE job"));
                 if let Err(fatal) = undone {
                     let _ = exec(&self.conn, "ROLLBACK");
                     *in_tx = false;
@@ -197,7 +214,12 @@ impl WriterThread {
         let job = match ctx.admit(Lane::Write, job) {
             Ok(job) => job,
             Err((job, err)) => {
-                ctx.account(Lane::Write, job.queued_at, Duration::ZERO, &Err(err.clone()));
+                ctx.account(
+                    Lane::Write,
+                    job.queued_at,
+                    Duration::ZERO,
+                    &Err(err.clone()),
+                );
                 return (job.done)(Err(err));
             }
         };
@@ -239,7 +261,9 @@ impl WriterThread {
         if busy == 0 {
             ctx.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
             if mode == "TRUNCATE" {
-                ctx.stats.truncate_checkpoints.fetch_add(1, Ordering::Relaxed);
+                ctx.stats
+                    .truncate_checkpoints
+                    .fetch_add(1, Ordering::Relaxed);
             }
         }
         let after = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
@@ -249,9 +273,14 @@ impl WriterThread {
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
         let mut ok = probe(&self.conn);
         if !ok {
-            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_writer) && probe(&self.conn);
+            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_writer)
+                && probe(&self.conn);
         }
-        let _ = ping.reply.send(PingReply { lane: Lane::Write, index: 0, ok });
+        let _ = ping.reply.send(PingReply {
+            lane: Lane::Write,
+            index: 0,
+            ok,
+        });
     }
 }
 

@@ -63,10 +63,16 @@ mod test {
     #[test]
     fn sorts_statements() {
         assert_eq!(classify("INSERT INTO t VALUES (1)"), StatementKind::Batched);
-        assert_eq!(classify("with x as (select 1) select * from x"), StatementKind::Batched);
+        assert_eq!(
+            classify("with x as (select 1) select * from x"),
+            StatementKind::Batched
+        );
         assert_eq!(classify("VACUUM"), StatementKind::Alone);
         assert_eq!(classify("pragma journal_mode=wal"), StatementKind::Alone);
-        assert_eq!(classify("begin immediate"), StatementKind::TransactionControl);
+        assert_eq!(
+            classify("begin immediate"),
+            StatementKind::TransactionControl
+        );
         assert_eq!(classify("Release sp"), StatementKind::TransactionControl);
     }
 }

@@ -21,7 +21,9 @@ pub struct DbPath {
 impl DbPath {
     pub fn resolve(path: &str) -> Result<DbPath> {
         if path.is_empty() {
-            return Err(Error::invalid("the database path is empty; pass a file path or \":memory:\""));
+            return Err(Error::invalid(
+                "the database path is empty; pass a file path or \":memory:\"",
+            ));
         }
         if path == ":memory:" {
             use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,12 +33,20 @@ impl DbPath {
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
             );
-            return Ok(DbPath { path: std::env::temp_dir().join(name), ephemeral: true });
+            return Ok(DbPath {
+                path: std::env::temp_dir().join(name),
+                ephemeral: true,
+            });
         }
         if path.starts_with("file:") {
-            return Err(Error::invalid("URI filenames are not supported; pass a plain file path"));
+            return Err(Error::invalid(
+                "URI filenames are not supported; pass a plain file path",
+            ));
         }
-        Ok(DbPath { path: PathBuf::from(path), ephemeral: false })
+        Ok(DbPath {
+            path: PathBuf::from(path),
+            ephemeral: false,
+        })
     }
 
     /// Deletes an ephemeral database and its WAL files; a file database is left alone.
@@ -72,7 +82,10 @@ pub fn open_writer(db: &DbPath, config: &PoolConfig) -> Result<Connection> {
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(|e| annotate(&db.path, e))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(cant_open(&db.path, format!("WAL mode is unavailable (journal_mode is {mode})")));
+        return Err(cant_open(
+            &db.path,
+            format!("WAL mode is unavailable (journal_mode is {mode})"),
+        ));
     }
     conn.pragma_update(None, "synchronous", config.synchronous.pragma_value())?;
     conn.pragma_update(None, "foreign_keys", true)?;
@@ -124,7 +137,10 @@ mod test {
     fn temp_db(name: &str) -> DbPath {
         let dir = std::env::temp_dir().join(format!("sp-open-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        DbPath { path: dir.join("nested").join("x.db"), ephemeral: false }
+        DbPath {
+            path: dir.join("nested").join("x.db"),
+            ephemeral: false,
+        }
     }
 
     #[test]
@@ -144,7 +160,9 @@ mod test {
         let w = open_writer(&db, &PoolConfig::default())?;
         w.execute_batch("CREATE TABLE t(x)")?;
         let r = open_reader(&db, &PoolConfig::default())?;
-        let err = r.execute("INSERT INTO t VALUES (1)", []).expect_err("read-only");
+        let err = r
+            .execute("INSERT INTO t VALUES (1)", [])
+            .expect_err("read-only");
         assert!(Error::from(err).code().starts_with("SQLITE_READONLY"));
         Ok(())
     }

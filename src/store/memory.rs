@@ -1,0 +1,105 @@
+//! Agent memory: an upsert on (agent_id, key), expiry filtered in queries (reads never write),
+//! and an explicit cleanup.
+
+use serde_json::Value as Json;
+
+use crate::error::Error;
+use crate::pool::job::Completion;
+use crate::pool::report::iso8601;
+use crate::store::rows::{execute, query, write_json, JsonColumns, Missing};
+use crate::store::{unique_id, Store};
+
+const MEMORY_JSON: JsonColumns = &[("value", Missing::Null)];
+
+/// Live entries only: julianday() compares both the original's ISO `…T…Z` and SQLite's
+/// `YYYY-MM-DD HH:MM:SS` forms correctly (a plain string comparison does not).
+const LIVE: &str = "(expires_at IS NULL OR julianday(expires_at) > julianday('now'))";
+
+/// Millisecond timestamps, so `updated_at` advances between two writes in one second.
+const NOW: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+
+impl Store {
+    /// Stores `value` (JSON text) under (agent, key): a new row, or the existing one updated in
+    /// place, keeping its id and `created_at`. `ttl_secs` None or 0 means no expiry.
+    pub fn store_memory(
+        &self,
+        agent_id: String,
+        key: String,
+        value: Option<String>,
+        ttl_secs: Option<f64>,
+        done: Completion,
+    ) {
+        let ttl = ttl_secs.filter(|t| *t > 0.0);
+        let expires_at = ttl.map(|t| iso8601(crate::pool::health::unix_ms() + (t * 1000.0) as u64));
+        let ttl_stored = ttl.map(|t| t.round() as i64);
+        let id = unique_id("mem");
+        self.write(
+            Box::new(move |conn| {
+                let sql = format!(
+                    "INSERT INTO agent_memory (id, agent_id, key, value, ttl_secs, expires_at, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, {NOW}, {NOW})
+                     ON CONFLICT(agent_id, key) DO UPDATE SET value = excluded.value, ttl_secs = excluded.ttl_secs,
+                       expires_at = excluded.expires_at, updated_at = excluded.updated_at"
+                );
+                execute(conn, &sql, &[&id, &agent_id, &key, &value, &ttl_stored, &expires_at]).map(write_json).map_err(|e| match e {
+                    Error::Sqlite { code: "SQLITE_CONSTRAINT_FOREIGNKEY", .. } => Error::Sqlite {
+                        code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+                        message: format!("storeMemory: agent \"{agent_id}\" does not exist"),
+                    },
+                    other => other,
+                })
+            }),
+            done,
+        );
+    }
+
+    pub fn get_memory(&self, agent_id: String, key: String, done: Completion) {
+        self.read(
+            Box::new(move |conn| {
+                let sql =
+                    format!("SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {LIVE}");
+                let mut rows = query(conn, &sql, &[&agent_id, &key], MEMORY_JSON)?;
+                Ok(if rows.is_empty() {
+                    Json::Null
+                } else {
+                    rows.swap_remove(0)
+                })
+            }),
+            done,
+        );
+    }
+
+    pub fn get_all_memory(&self, agent_id: String, done: Completion) {
+        self.read(
+            Box::new(move |conn| {
+                let sql = format!("SELECT * FROM agent_memory WHERE agent_id = ? AND {LIVE} ORDER BY updated_at DESC, rowid DESC");
+                Ok(Json::Array(query(conn, &sql, &[&agent_id], MEMORY_JSON)?))
+            }),
+            done,
+        );
+    }
+
+    pub fn delete_memory(&self, agent_id: String, key: String, done: Completion) {
+        self.write(
+            Box::new(move |conn| {
+                execute(
+                    conn,
+                    "DELETE FROM agent_memory WHERE agent_id = ? AND key = ?",
+                    &[&agent_id, &key],
+                )
+                .map(write_json)
+            }),
+            done,
+        );
+    }
+
+    pub fn cleanup_expired_memory(&self, done: Completion) {
+        self.write(
+            Box::new(|conn| {
+                let sql = format!("DELETE FROM agent_memory WHERE NOT {LIVE}");
+                execute(conn, &sql, &[]).map(write_json)
+            }),
+            done,
+        );
+    }
+}

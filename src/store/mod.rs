@@ -1,0 +1,120 @@
+//! The swarm domain on the engine: the original's schema and operations, validated, with true
+//! operation statistics. Pure Rust; the binding converts JavaScript arguments into `inputs`.
+
+pub mod inputs;
+pub mod memory;
+pub mod records;
+pub mod report;
+pub mod rows;
+pub mod schema;
+pub mod swarms;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rusqlite::Connection;
+use serde_json::Value as Json;
+
+use crate::error::Result;
+use crate::pool::job::{Completion, Output};
+use crate::pool::thread::Lane;
+use crate::pool::Pool;
+
+/// Operation counts and the true mean duration (sum / count, not a running halving).
+#[derive(Debug, Default)]
+pub struct OpStats {
+    pub operations: AtomicU64,
+    pub errors: AtomicU64,
+    pub total_us: AtomicU64,
+}
+
+impl OpStats {
+    pub fn average_ms(&self) -> f64 {
+        let n = self.operations.load(Relaxed);
+        if n == 0 {
+            0.0
+        } else {
+            self.total_us.load(Relaxed) as f64 / n as f64 / 1000.0
+        }
+    }
+}
+
+pub struct Store {
+    pub pool: Arc<Pool>,
+    pub ops: Arc<OpStats>,
+}
+
+type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T> + Send>;
+
+impl Store {
+    pub fn new(pool: Arc<Pool>, ops: Arc<OpStats>) -> Store {
+        Store { pool, ops }
+    }
+
+    /// Creates or migrates the schema; `done` runs once it is committed.
+    pub fn migrate(&self, done: Completion) {
+        self.pool.write_with(
+            Box::new(|conn| schema::migrate(conn).map(|v| Output::Json(v.into()))),
+            done,
+        );
+    }
+
+    /// Counts the operation and its duration when it completes.
+    pub fn track(&self, done: Completion) -> Completion {
+        let ops = Arc::clone(&self.ops);
+        let started = Instant::now();
+        Box::new(move |result: Result<Output>| {
+            ops.operations.fetch_add(1, Relaxed);
+            ops.total_us
+                .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+            if result.is_err() {
+                ops.errors.fetch_add(1, Relaxed);
+            }
+            done(result)
+        })
+    }
+
+    /// Counts an operation refused before it reached the pool (bad input).
+    pub fn refuse(&self, err: crate::error::Error, done: Completion) {
+        self.track(done)(Err(err))
+    }
+
+    fn write(&self, work: Work<Json>, done: Completion) {
+        self.pool.write_with(
+            Box::new(move |conn| work(conn).map(Output::Json)),
+            self.track(done),
+        );
+    }
+
+    fn read(&self, work: Work<Json>, done: Completion) {
+        self.pool.read_with(
+            Lane::Read,
+            Box::new(move |conn| work(conn).map(Output::Json)),
+            self.track(done),
+        );
+    }
+}
+
+/// A process-unique id: time, a per-process random part, and a counter, so two ids made in the
+/// same millisecond never collide (the original's `Date.now()` ids did).
+pub fn unique_id(prefix: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::OnceLock;
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish()
+    });
+    let ms = crate::pool::health::unix_ms();
+    format!(
+        "{prefix}_{ms}_{:08x}_{}",
+        seed as u32,
+        NEXT.fetch_add(1, Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests;

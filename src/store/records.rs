@@ -1,0 +1,199 @@
+//! Neural networks, metrics, events, and the periodic cleanup.
+
+use std::sync::Arc;
+
+use rusqlite::ToSql;
+use serde_json::{json, Value as Json};
+
+use crate::error::Error;
+use crate::pool::job::{Completion, Output};
+use crate::store::inputs::{NewNetwork, Update};
+use crate::store::rows::{execute, query, write_json, JsonColumns, Missing};
+use crate::store::{unique_id, Store};
+
+const NETWORK_JSON: JsonColumns = &[
+    ("architecture", Missing::Null),
+    ("weights", Missing::Null),
+    ("training_data", Missing::Object),
+    ("performance_metrics", Missing::Object),
+];
+const EVENT_JSON: JsonColumns = &[("event_data", Missing::Object)];
+
+impl Store {
+    /// Stores a network under a fresh id; answers `{ id, changes, lastInsertRowid }` (the
+    /// original dropped the id, leaving no way to update the row).
+    pub fn store_neural_network(&self, n: NewNetwork, done: Completion) {
+        let id = unique_id("nn");
+        self.write(
+            Box::new(move |conn| {
+                let params: [&dyn ToSql; 6] =
+                    [&id, &n.agent_id, &n.architecture, &n.weights, &n.training_data, &n.performance_metrics];
+                let w = execute(
+                    conn,
+                    "INSERT INTO neural_networks (id, agent_id, architecture, weights, training_data, performance_metrics)
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                    &params,
+                )
+                .map_err(|e| match e {
+                    Error::Sqlite { code: "SQLITE_CONSTRAINT_FOREIGNKEY", .. } => Error::Sqlite {
+                        code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+                        message: format!("storeNeuralNetwork: agent \"{}\" does not exist", n.agent_id),
+                    },
+                    other => other,
+                })?;
+                Ok(json!({ "id": id, "changes": w.changes, "lastInsertRowid": w.last_insert_rowid }))
+            }),
+            done,
+        );
+    }
+
+    pub fn update_neural_network(&self, id: String, update: Update, done: Completion) {
+        self.write(
+            Box::new(move |conn| {
+                let sql = format!(
+                    "UPDATE neural_networks SET {}, updated_at = CURRENT_TIMESTAMP WHERE id = ?",
+                    update.set_clause()
+                );
+                let mut params: Vec<&dyn ToSql> =
+                    update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
+                params.push(&id);
+                execute(conn, &sql, &params).map(write_json)
+            }),
+            done,
+        );
+    }
+
+    pub fn get_agent_neural_networks(&self, agent_id: String, done: Completion) {
+        self.read(
+            Box::new(move |conn| {
+                Ok(Json::Array(query(
+                    conn,
+                    "SELECT * FROM neural_networks WHERE agent_id = ? ORDER BY rowid",
+                    &[&agent_id],
+                    NETWORK_JSON,
+                )?))
+            }),
+            done,
+        );
+    }
+
+    pub fn record_metric(
+        &self,
+        entity_type: String,
+        entity_id: String,
+        name: String,
+        value: Option<f64>,
+        done: Completion,
+    ) {
+        let id = unique_id("metric");
+        self.write(
+            Box::new(move |conn| {
+                let w = execute(
+                    conn,
+                    "INSERT INTO metrics (id, entity_type, entity_id, metric_name, metric_value) VALUES (?, ?, ?, ?, ?)",
+                    &[&id, &entity_type, &entity_id, &name, &value],
+                )?;
+                Ok(json!({ "id": id, "changes": w.changes, "lastInsertRowid": w.last_insert_rowid }))
+            }),
+            done,
+        );
+    }
+
+    /// The newest 100 metrics of an entity, optionally of one name.
+    pub fn get_metrics(
+        &self,
+        entity_type: String,
+        entity_id: String,
+        name: Option<String>,
+        done: Completion,
+    ) {
+        self.read(
+            Box::new(move |conn| {
+                let rows = match &name {
+                    None => query(
+                        conn,
+                        "SELECT * FROM metrics WHERE entity_type = ? AND entity_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT 100",
+                        &[&entity_type, &entity_id],
+                        &[],
+                    )?,
+                    Some(n) => query(
+                        conn,
+                        "SELECT * FROM metrics WHERE entity_type = ? AND entity_id = ? AND metric_name = ?
+                         ORDER BY timestamp DESC, rowid DESC LIMIT 100",
+                        &[&entity_type, &entity_id, n],
+                        &[],
+                    )?,
+                };
+                Ok(Json::Array(rows))
+            }),
+            done,
+        );
+    }
+
+    pub fn log_event(
+        &self,
+        swarm_id: Option<String>,
+        event_type: String,
+        data: Option<String>,
+        done: Completion,
+    ) {
+        self.write(
+            Box::new(move |conn| {
+                execute(
+                    conn,
+                    "INSERT INTO events (swarm_id, event_type, event_data) VALUES (?, ?, ?)",
+                    &[&swarm_id, &event_type, &data],
+                )
+                .map(write_json)
+            }),
+            done,
+        );
+    }
+
+    pub fn get_swarm_events(&self, swarm_id: String, limit: i64, done: Completion) {
+        self.read(
+            Box::new(move |conn| {
+                Ok(Json::Array(query(
+                    conn,
+                    "SELECT * FROM events WHERE swarm_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?",
+                    &[&swarm_id, &limit],
+                    EVENT_JSON,
+                )?))
+            }),
+            done,
+        );
+    }
+
+    /// Deletes expired memory, events older than 7 days and metrics older than 30 days in one
+    /// commit, then VACUUMs (alone, outside any transaction). Answers the counts deleted.
+    pub fn cleanup(&self, done: Completion) {
+        let pool = Arc::clone(&self.pool);
+        let done = self.track(done);
+        self.pool.write_with(
+            Box::new(|conn| {
+                let memory = execute(
+                    conn,
+                    "DELETE FROM agent_memory WHERE expires_at IS NOT NULL AND julianday(expires_at) <= julianday('now')",
+                    &[],
+                )?;
+                let events = execute(conn, "DELETE FROM events WHERE julianday(timestamp) < julianday('now', '-7 days')", &[])?;
+                let metrics = execute(conn, "DELETE FROM metrics WHERE julianday(timestamp) < julianday('now', '-30 days')", &[])?;
+                Ok(Output::Json(json!({
+                    "expiredMemory": memory.changes,
+                    "oldEvents": events.changes,
+                    "oldMetrics": metrics.changes,
+                })))
+            }),
+            Box::new(move |deleted| match deleted {
+                Err(e) => done(Err(e)),
+                Ok(counts) => pool.write_alone(
+                    Box::new(|conn| {
+                        conn.execute_batch("VACUUM")?;
+                        Ok(Output::Done)
+                    }),
+                    Box::new(move |vacuumed| done(vacuumed.map(|_| counts))),
+                ),
+            }),
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Swarms, agents and tasks.
+
+use rusqlite::ToSql;
+use serde_json::{json, Value as Json};
+
+use crate::error::Error;
+use crate::pool::job::Completion;
+use crate::store::inputs::{NewAgent, NewSwarm, NewTask, Update};
+use crate::store::rows::{execute, query, write_json, JsonColumns, Missing};
+use crate::store::Store;
+
+const SWARM_JSON: JsonColumns = &[("metadata", Missing::Object)];
+const AGENT_JSON: JsonColumns = &[
+    ("capabilities", Missing::Array),
+    ("neural_config", Missing::Object),
+    ("metrics", Missing::Object),
+];
+const TASK_JSON: JsonColumns = &[
+    ("assigned_agents", Missing::Array),
+    ("result", Missing::Null),
+];
+
+fn first(mut rows: Vec<Json>) -> Json {
+    if rows.is_empty() {
+        Json::Null
+    } else {
+        rows.swap_remove(0)
+    }
+}
+
+/// Rewrites a foreign-key failure into a message that names the missing parent.
+fn missing_parent(err: Error, what: String) -> Error {
+    match err {
+        Error::Sqlite {
+            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+            ..
+        } => Error::Sqlite {
+            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+            message: what,
+        },
+        other => other,
+    }
+}
+
+impl Store {
+    /// Inserts a swarm; an existing id is left as it is and answered with
+    /// `{ id, changes: 0, lastInsertRowid: null }`, as the original did.
+    pub fn create_swarm(&self, s: NewSwarm, done: Completion) {
+        self.write(
+            Box::new(move |conn| {
+                let w = execute(
+                    conn,
+                    "INSERT INTO swarms (id, name, topology, max_agents, strategy, metadata) VALUES (?, ?, ?, ?, ?, ?)
+                     ON CONFLICT(id) DO NOTHING",
+                    &[&s.id, &s.name, &s.topology, &s.max_agents, &s.strategy, &s.metadata],
+                )?;
+                Ok(if w.changes == 0 {
+                    json!({ "id": s.id, "changes": 0, "lastInsertRowid": null })
+                } else {
+                    write_json(w)
+                })
+            }),
+            done,
+        );
+    }
+
+    pub fn get_active_swarms(&self, done: Completion) {
+        self.read(
+            Box::new(|conn| {
+                Ok(Json::Array(query(
+                    conn,
+                    "SELECT * FROM swarms WHERE status = 'active'",
+                    &[],
+                    SWARM_JSON,
+                )?))
+            }),
+            done,
+        );
+    }
+
+    pub fn create_agent(&self, a: NewAgent, done: Completion) {
+        self.write(
+            Box::new(move |conn| {
+                let params: [&dyn ToSql; 7] =
+                    [&a.id, &a.swarm_id, &a.name, &a.kind, &a.capabilities, &a.neural_config, &a.metrics];
+                execute(
+                    conn,
+                    "INSERT INTO agents (id, swarm_id, name, type, capabilities, neural_config, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    &params,
+                )
+                .map(write_json)
+                .map_err(|e| {
+                    missing_parent(e, format!("agent {}: swarm \"{}\" does not exist", a.id, a.swarm_id.as_deref().unwrap_or("")))
+                })
+            }),
+            done,
+        );
+    }
+
+    pub fn update_agent_status(&self, agent_id: String, status: String, done: Completion) {
+        self.write(
+            Box::new(move |conn| {
+                execute(
+                    conn,
+                    "UPDATE agents SET status = ? WHERE id = ?",
+                    &[&status, &agent_id],
+                )
+                .map(write_json)
+            }),
+            done,
+        );
+    }
+
+    pub fn get_agent(&self, id: String, done: Completion) {
+        self.read(
+            Box::new(move |conn| {
+                Ok(first(query(
+                    conn,
+                    "SELECT * FROM agents WHERE id = ?",
+                    &[&id],
+                    AGENT_JSON,
+                )?))
+            }),
+            done,
+        );
+    }
+
+    /// Agents of a swarm; `status` None means all.
+    pub fn get_swarm_agents(&self, swarm_id: String, status: Option<String>, done: Completion) {
+        self.read(
+            Box::new(move |conn| {
+                let rows = match &status {
+                    None => query(
+                        conn,
+                        "SELECT * FROM agents WHERE swarm_id = ?",
+                        &[&swarm_id],
+                        AGENT_JSON,
+                    )?,
+                    Some(s) => query(
+                        conn,
+                        "SELECT * FROM agents WHERE swarm_id = ? AND status = ?",
+                        &[&swarm_id, s],
+                        AGENT_JSON,
+                    )?,
+                };
+                Ok(Json::Array(rows))
+            }),
+            done,
+        );
+    }
+
+    pub fn create_task(&self, t: NewTask, done: Completion) {
+        self.write(
+            Box::new(move |conn| {
+                let params: [&dyn ToSql; 6] = [&t.id, &t.swarm_id, &t.description, &t.priority, &t.status, &t.assigned_agents];
+                execute(
+                    conn,
+                    "INSERT INTO tasks (id, swarm_id, description, priority, status, assigned_agents) VALUES (?, ?, ?, ?, ?, ?)",
+                    &params,
+                )
+                .map(write_json)
+                .map_err(|e| {
+                    missing_parent(e, format!("task {}: swarm \"{}\" does not exist", t.id, t.swarm_id.as_deref().unwrap_or("")))
+                })
+            }),
+            done,
+        );
+    }
+
+    /// Updates known task fields only (`Update` holds column names from a fixed table).
+    pub fn update_task(&self, task_id: String, update: Update, done: Completion) {
+        self.write(
+            Box::new(move |conn| {
+                let sql = format!("UPDATE tasks SET {} WHERE id = ?", update.set_clause());
+                let mut params: Vec<&dyn ToSql> =
+                    update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
+                params.push(&task_id);
+                execute(conn, &sql, &params).map(write_json)
+            }),
+            done,
+        );
+    }
+
+    pub fn get_task(&self, id: String, done: Completion) {
+        self.read(
+            Box::new(move |conn| {
+                Ok(first(query(
+                    conn,
+                    "SELECT * FROM tasks WHERE id = ?",
+                    &[&id],
+                    TASK_JSON,
+                )?))
+            }),
+            done,
+        );
+    }
+
+    pub fn get_swarm_tasks(&self, swarm_id: String, status: Option<String>, done: Completion) {
+        self.read(
+            Box::new(move |conn| {
+                let rows = match &status {
+                    None => query(
+                        conn,
+                        "SELECT * FROM tasks WHERE swarm_id = ?",
+                        &[&swarm_id],
+                        TASK_JSON,
+                    )?,
+                    Some(s) => query(
+                        conn,
+                        "SELECT * FROM tasks WHERE swarm_id = ? AND status = ?",
+                        &[&swarm_id, s],
+                        TASK_JSON,
+                    )?,
+                };
+                Ok(Json::Array(rows))
+            }),
+            done,
+        );
+    }
+}
