@@ -837,3 +837,4 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.SQLiteConnectionPool = nativeBinding.SQLiteConnectionPool
 module.exports.SqliteConnectionPool = nativeBinding.SqliteConnectionPool
+module.exports.SwarmPersistencePooled = nativeBinding.SwarmPersistencePooled

@@ -2,7 +2,9 @@
 //! own beyond that.
 
 pub mod convert;
+pub mod inputs;
 pub mod options;
+pub mod persistence_class;
 pub mod pool_class;
 pub mod promise;
 pub mod raw;

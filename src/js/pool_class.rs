@@ -8,11 +8,12 @@ use napi::Env;
 use napi_derive::napi;
 use serde_json::Value as Json;
 
+use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::js::convert::{json_to_js, to_params};
 use crate::js::options::read_config;
 use crate::js::promise::JsPromise;
-use crate::js::raw::{self, JsValue};
+use crate::js::raw;
 use crate::js::settle::Settler;
 use crate::pool::job::Completion;
 use crate::pool::sql::{Fetch, Statement};
@@ -20,14 +21,8 @@ use crate::pool::thread::Lane;
 use crate::pool::Pool;
 
 /// Opens a pool and makes sure environment teardown (process exit, worker termination) stops it.
-pub fn open_pool(
-    env: &mut Env,
-    path: &str,
-    options: Option<JsValue>,
-) -> Result<(Arc<Pool>, Settler)> {
-    let (config, mode) = read_config(env.raw(), options)?;
+pub fn open_pool(env: &mut Env, path: &str, config: PoolConfig) -> Result<Arc<Pool>> {
     let pool = Pool::open(path, config)?;
-    let settler = Settler::new(env.raw(), mode)?;
     let weak: Weak<Pool> = Arc::downgrade(&pool);
     env.add_env_cleanup_hook(weak, |weak| {
         if let Some(pool) = weak.upgrade() {
@@ -35,7 +30,7 @@ pub fn open_pool(
         }
     })
     .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok((pool, settler))
+    Ok(pool)
 }
 
 pub fn sql_text(env: &Env, v: Unknown, what: &str) -> Result<String> {
@@ -93,6 +88,13 @@ pub struct SqliteConnectionPool {
     settler: Settler,
 }
 
+impl SqliteConnectionPool {
+    /// The generic pool object over an engine another binding object already owns.
+    pub fn wrap(pool: Arc<Pool>, settler: Settler) -> Self {
+        SqliteConnectionPool { pool, settler }
+    }
+}
+
 #[napi]
 impl SqliteConnectionPool {
     /// Opens the database (creating it and its directory), the writer, readers and workers.
@@ -102,7 +104,11 @@ impl SqliteConnectionPool {
     pub fn new(mut env: Env, path: Unknown, options: Option<Unknown>) -> napi::Result<Self> {
         let opened = sql_text(&env, path, "path")
             .map_err(|_| Error::invalid("path must be a file path string or \":memory:\""))
-            .and_then(|p| open_pool(&mut env, &p, options.map(|o| o.raw())));
+            .and_then(|p| {
+                let (config, mode) = read_config(env.raw(), options.map(|o| o.raw()))?;
+                let settler = Settler::new(env.raw(), mode)?;
+                Ok((open_pool(&mut env, &p, config)?, settler))
+            });
         match opened {
             Ok((pool, settler)) => Ok(SqliteConnectionPool { pool, settler }),
             Err(e) => Err(raw::throw(env.raw(), &e)),

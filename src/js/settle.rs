@@ -175,6 +175,7 @@ unsafe extern "C" fn finalize(_env: Env, data: *mut c_void, _hint: *mut c_void) 
 }
 
 /// Makes promises whose completions may run on any thread.
+#[derive(Clone)]
 pub struct Settler {
     main: Rc<MainSide>,
     notifier: Arc<Notifier>,

@@ -1,0 +1,162 @@
+//! Reading the persistence API's JavaScript arguments into validated `store::inputs`. Every
+//! refusal is `INVALID_ARGUMENT` naming the field; nothing is written for a refused call.
+
+use napi::sys::ValueType as T;
+
+use crate::error::{Error, Result};
+use crate::js::convert::to_value;
+use crate::js::raw::{self, Env, JsValue};
+use crate::store::inputs::{field, Field, NewAgent, NewNetwork, NewSwarm, NewTask, Storage, Update};
+
+fn is_absent(env: Env, v: JsValue) -> Result<bool> {
+    Ok(matches!(raw::type_of(env, v)?, T::napi_undefined | T::napi_null))
+}
+
+/// A non-empty string argument.
+pub fn string(env: Env, v: JsValue, what: &str) -> Result<String> {
+    if raw::type_of(env, v)? != T::napi_string {
+        return Err(Error::invalid(format!("{what} must be a non-empty string")));
+    }
+    let s = raw::get_string(env, v)?;
+    if s.is_empty() {
+        return Err(Error::invalid(format!("{what} must be a non-empty string")));
+    }
+    Ok(s)
+}
+
+pub fn opt_string(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<String>> {
+    match v {
+        Some(v) if !is_absent(env, v)? => string(env, v, what).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A finite number, or None when absent.
+pub fn opt_number(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<f64>> {
+    let Some(v) = v else { return Ok(None) };
+    match raw::type_of(env, v)? {
+        T::napi_undefined | T::napi_null => Ok(None),
+        T::napi_number => {
+            let n = raw::get_f64(env, v)?;
+            if n.is_finite() {
+                Ok(Some(n))
+            } else {
+                Err(Error::invalid(format!("{what} must be a finite number")))
+            }
+        }
+        _ => Err(Error::invalid(format!("{what} must be a number"))),
+    }
+}
+
+/// `JSON.stringify(value)`, or None when it yields undefined; cycles and BigInt are refused.
+pub fn json(env: Env, v: JsValue, what: &str) -> Result<Option<String>> {
+    raw::json_stringify(env, v).map_err(|why| Error::invalid(format!("{what} cannot be stored as JSON: {why}")))
+}
+
+fn object(env: Env, v: JsValue, what: &str) -> Result<JsValue> {
+    if raw::type_of(env, v)? != T::napi_object || raw::is_array(env, v)? {
+        return Err(Error::invalid(format!("{what} must be an object")));
+    }
+    Ok(v)
+}
+
+struct Obj<'a> {
+    env: Env,
+    v: JsValue,
+    what: &'a str,
+}
+
+impl Obj<'_> {
+    fn get(&self, key: &str) -> Result<JsValue> {
+        raw::get_named(self.env, self.v, key)
+    }
+    fn string(&self, key: &str) -> Result<String> {
+        string(self.env, self.get(key)?, &format!("{}.{key}", self.what))
+    }
+    fn opt_string(&self, key: &str) -> Result<Option<String>> {
+        opt_string(self.env, Some(self.get(key)?), &format!("{}.{key}", self.what))
+    }
+    /// JSON text of a field; `default` when the field is absent (the original's `x || {}`).
+    fn json_or(&self, key: &str, default: &str) -> Result<String> {
+        let v = self.get(key)?;
+        if is_absent(self.env, v)? {
+            return Ok(default.into());
+        }
+        Ok(json(self.env, v, &format!("{}.{key}", self.what))?.unwrap_or_else(|| default.into()))
+    }
+}
+
+pub fn new_swarm(env: Env, v: JsValue) -> Result<NewSwarm> {
+    let o = Obj { env, v: object(env, v, "swarm")?, what: "swarm" };
+    let max = opt_number(env, Some(o.get("maxAgents")?), "swarm.maxAgents")?
+        .ok_or_else(|| Error::invalid("swarm.maxAgents is required (a whole number)"))?;
+    if max.fract() != 0.0 || max < 0.0 {
+        return Err(Error::invalid("swarm.maxAgents must be a whole number ≥ 0"));
+    }
+    Ok(NewSwarm {
+        id: o.string("id")?,
+        name: o.string("name")?,
+        topology: o.string("topology")?,
+        max_agents: max as i64,
+        strategy: o.opt_string("strategy")?,
+        metadata: o.json_or("metadata", "{}")?,
+    })
+}
+
+pub fn new_agent(env: Env, v: JsValue) -> Result<NewAgent> {
+    let o = Obj { env, v: object(env, v, "agent")?, what: "agent" };
+    Ok(NewAgent {
+        id: o.string("id")?,
+        swarm_id: o.opt_string("swarmId")?,
+        name: o.string("name")?,
+        kind: o.string("type")?,
+        capabilities: o.json_or("capabilities", "[]")?,
+        neural_config: o.json_or("neuralConfig", "{}")?,
+        metrics: o.json_or("metrics", "{}")?,
+    })
+}
+
+pub fn new_task(env: Env, v: JsValue) -> Result<NewTask> {
+    let o = Obj { env, v: object(env, v, "task")?, what: "task" };
+    Ok(NewTask {
+        id: o.string("id")?,
+        swarm_id: o.opt_string("swarmId")?,
+        description: o.opt_string("description")?,
+        priority: o.opt_string("priority")?.unwrap_or_else(|| "medium".into()),
+        status: o.opt_string("status")?.unwrap_or_else(|| "pending".into()),
+        assigned_agents: o.json_or("assignedAgents", "[]")?,
+    })
+}
+
+pub fn new_network(env: Env, v: JsValue) -> Result<NewNetwork> {
+    let o = Obj { env, v: object(env, v, "network")?, what: "network" };
+    let architecture = o.get("architecture")?;
+    if is_absent(env, architecture)? {
+        return Err(Error::invalid("network.architecture is required"));
+    }
+    let weights = o.get("weights")?;
+    Ok(NewNetwork {
+        agent_id: o.string("agentId")?,
+        architecture: json(env, architecture, "network.architecture")?
+            .ok_or_else(|| Error::invalid("network.architecture is required"))?,
+        weights: if is_absent(env, weights)? { None } else { json(env, weights, "network.weights")? },
+        training_data: o.json_or("trainingData", "{}")?,
+        performance_metrics: o.json_or("performanceMetrics", "{}")?,
+    })
+}
+
+/// An update object whose keys must all be known fields (either spelling).
+pub fn update(env: Env, v: JsValue, fields: &'static [Field], what: &str) -> Result<Update> {
+    let v = object(env, v, &format!("{what} updates"))?;
+    let mut sets = Vec::new();
+    for (key, value) in raw::own_keys(env, v)? {
+        let f = field(fields, &key, what)?;
+        let label = || format!("{what}: field {key}");
+        let stored = match f.storage {
+            Storage::Json => json(env, value, &label())?.map_or(crate::sqlite::Value::Null, Into::into),
+            Storage::Plain => to_value(env, value, &label)?,
+        };
+        sets.push((f.column, stored));
+    }
+    Update::new(sets, what)
+}

@@ -1,0 +1,464 @@
+//! `SwarmPersistencePooled`: ruv-swarm's persistence API on the engine, same method names,
+//! argument shapes and result shapes. Every method initializes on first use, as the original did.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{ClassInstance, JavaScriptClassExt, JsValue as _, Unknown};
+use napi::Env;
+use napi_derive::napi;
+
+use crate::config::PoolConfig;
+use crate::error::{Error, Result};
+use crate::js::inputs;
+use crate::js::options::read_config;
+use crate::js::pool_class::{json_value, open_pool, SqliteConnectionPool};
+use crate::js::promise::JsPromise;
+use crate::js::raw;
+use crate::js::settle::Settler;
+use crate::pool::job::{Completion, Output};
+use crate::store::inputs::{NETWORK_FIELDS, TASK_FIELDS};
+use crate::store::{report, OpStats, Store};
+
+type Waiter = Box<dyn FnOnce(Result<Arc<Store>>) + Send>;
+
+enum State {
+    Idle,
+    /// Opening; these run once the schema is ready (or initialization failed).
+    Opening(Vec<Waiter>),
+    Ready(Arc<Store>),
+    Closed,
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The default database: `POOL_DB_PATH`, else `./data/swarm.db` under the working directory.
+fn default_path() -> String {
+    std::env::var("POOL_DB_PATH")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| PathBuf::from(".").join("data").join("swarm.db").display().to_string())
+}
+
+#[napi(js_name = "SwarmPersistencePooled")]
+pub struct SwarmPersistencePooled {
+    path: String,
+    config: PoolConfig,
+    settler: Settler,
+    state: Arc<Mutex<State>>,
+    ops: Arc<OpStats>,
+}
+
+#[napi]
+impl SwarmPersistencePooled {
+    /// Reads the options (over `POOL_*`); opens nothing until `initialize()` or the first call.
+    #[napi(constructor, ts_args_type = "dbPath?: string | null, options?: PoolOptions")]
+    pub fn new(env: Env, db_path: Option<Unknown>, options: Option<Unknown>) -> napi::Result<Self> {
+        let made = (|| {
+            let path = inputs::opt_string(env.raw(), db_path.map(|p| p.raw()), "dbPath")?.unwrap_or_else(default_path);
+            let (config, mode) = read_config(env.raw(), options.map(|o| o.raw()))?;
+            Ok(SwarmPersistencePooled {
+                path,
+                config,
+                settler: Settler::new(env.raw(), mode)?,
+                state: Arc::new(Mutex::new(State::Idle)),
+                ops: Arc::new(OpStats::default()),
+            })
+        })();
+        made.map_err(|e: Error| raw::throw(env.raw(), &e))
+    }
+
+    /// Runs `waiter` with the store once it is ready, starting initialization if needed.
+    /// Concurrent callers share one initialization; a failed one leaves the object ready to retry.
+    fn with_store(&self, env: &mut Env, waiter: Waiter) {
+        let mut state = lock(&self.state);
+        match &mut *state {
+            State::Ready(store) => {
+                let store = Arc::clone(store);
+                drop(state);
+                waiter(Ok(store))
+            }
+            State::Closed => {
+                drop(state);
+                waiter(Err(Error::PoolClosed))
+            }
+            State::Opening(waiters) => waiters.push(waiter),
+            State::Idle => match open_pool(env, &self.path, self.config.clone()) {
+                Err(e) => {
+                    drop(state);
+                    waiter(Err(e))
+                }
+                Ok(pool) => {
+                    *state = State::Opening(vec![waiter]);
+                    drop(state);
+                    let store = Arc::new(Store::new(pool, Arc::clone(&self.ops)));
+                    let shared = Arc::clone(&self.state);
+                    let ready = Arc::clone(&store);
+                    store.migrate(Box::new(move |migrated| {
+                        let waiters = {
+                            let mut state = lock(&shared);
+                            let waiters = match std::mem::replace(&mut *state, State::Idle) {
+                                State::Opening(w) => w,
+                                _ => Vec::new(),
+                            };
+                            if migrated.is_ok() {
+                                *state = State::Ready(Arc::clone(&ready));
+                            }
+                            waiters
+                        };
+                        if migrated.is_err() {
+                            ready.pool.close(Box::new(|_| {}));
+                        }
+                        for w in waiters {
+                            w(migrated.clone().map(|_| Arc::clone(&ready)));
+                        }
+                    }));
+                }
+            },
+        }
+    }
+
+    /// A promise for one operation: bad input rejects (and counts as a failed operation) without
+    /// touching the database; otherwise `run` gets the store once it is ready.
+    fn op<I: Send + 'static>(
+        &self,
+        env: &mut Env,
+        input: Result<I>,
+        run: impl FnOnce(&Store, I, Completion) + Send + 'static,
+    ) -> napi::Result<JsPromise> {
+        let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
+        match input {
+            Err(e) => {
+                let ops = Arc::clone(&self.ops);
+                ops.operations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ops.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                done(Err(e))
+            }
+            Ok(input) => self.with_store(
+                env,
+                Box::new(move |store| match store {
+                    Ok(store) => run(&store, input, done),
+                    Err(e) => done(Err(e)),
+                }),
+            ),
+        }
+        Ok(JsPromise(promise))
+    }
+
+    fn store(&self) -> Option<Arc<Store>> {
+        match &*lock(&self.state) {
+            State::Ready(store) => Some(Arc::clone(store)),
+            _ => None,
+        }
+    }
+
+    /// Opens the pool and creates or migrates the schema. Idempotent; concurrent callers share
+    /// one initialization; after a failure it can be called again.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn initialize(&self, mut env: Env) -> napi::Result<JsPromise> {
+        self.op(&mut env, Ok(()), |_, (), done| done(Ok(Output::Done)))
+    }
+
+    #[napi(ts_args_type = "swarm: SwarmInput", ts_return_type = "Promise<WriteResult | { id: string; changes: 0; lastInsertRowid: null }>")]
+    pub fn create_swarm(&self, mut env: Env, swarm: Unknown) -> napi::Result<JsPromise> {
+        let input = inputs::new_swarm(env.raw(), swarm.raw());
+        self.op(&mut env, input, |s, i, d| s.create_swarm(i, d))
+    }
+
+    #[napi(ts_return_type = "Promise<SwarmRow[]>")]
+    pub fn get_active_swarms(&self, mut env: Env) -> napi::Result<JsPromise> {
+        self.op(&mut env, Ok(()), |s, (), d| s.get_active_swarms(d))
+    }
+
+    #[napi(ts_args_type = "agent: AgentInput", ts_return_type = "Promise<WriteResult>")]
+    pub fn create_agent(&self, mut env: Env, agent: Unknown) -> napi::Result<JsPromise> {
+        let input = inputs::new_agent(env.raw(), agent.raw());
+        self.op(&mut env, input, |s, i, d| s.create_agent(i, d))
+    }
+
+    #[napi(ts_args_type = "agentId: string, status: string", ts_return_type = "Promise<WriteResult>")]
+    pub fn update_agent_status(&self, mut env: Env, agent_id: Unknown, status: Unknown) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, status.raw(), "status")?)));
+        self.op(&mut env, input, |s, (a, st), d| s.update_agent_status(a, st, d))
+    }
+
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<AgentRow | null>")]
+    pub fn get_agent(&self, mut env: Env, id: Unknown) -> napi::Result<JsPromise> {
+        let input = inputs::string(env.raw(), id.raw(), "id");
+        self.op(&mut env, input, |s, id, d| s.get_agent(id, d))
+    }
+
+    #[napi(ts_args_type = "swarmId: string, filter?: string", ts_return_type = "Promise<AgentRow[]>")]
+    pub fn get_swarm_agents(&self, mut env: Env, swarm_id: Unknown, filter: Option<Unknown>) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = inputs::string(e, swarm_id.raw(), "swarmId").and_then(|sid| {
+            let f = inputs::opt_string(e, filter.map(|f| f.raw()), "filter")?.filter(|f| f != "all");
+            Ok((sid, f))
+        });
+        self.op(&mut env, input, |s, (sid, f), d| s.get_swarm_agents(sid, f, d))
+    }
+
+    #[napi(ts_args_type = "task: TaskInput", ts_return_type = "Promise<WriteResult>")]
+    pub fn create_task(&self, mut env: Env, task: Unknown) -> napi::Result<JsPromise> {
+        let input = inputs::new_task(env.raw(), task.raw());
+        self.op(&mut env, input, |s, i, d| s.create_task(i, d))
+    }
+
+    #[napi(ts_args_type = "taskId: string, updates: TaskUpdate", ts_return_type = "Promise<WriteResult>")]
+    pub fn update_task(&self, mut env: Env, task_id: Unknown, updates: Unknown) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = inputs::string(e, task_id.raw(), "taskId")
+            .and_then(|id| Ok((id, inputs::update(e, updates.raw(), TASK_FIELDS, "updateTask")?)));
+        self.op(&mut env, input, |s, (id, u), d| s.update_task(id, u, d))
+    }
+
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<TaskRow | null>")]
+    pub fn get_task(&self, mut env: Env, id: Unknown) -> napi::Result<JsPromise> {
+        let input = inputs::string(env.raw(), id.raw(), "id");
+        self.op(&mut env, input, |s, id, d| s.get_task(id, d))
+    }
+
+    #[napi(ts_args_type = "swarmId: string, status?: string | null", ts_return_type = "Promise<TaskRow[]>")]
+    pub fn get_swarm_tasks(&self, mut env: Env, swarm_id: Unknown, status: Option<Unknown>) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = inputs::string(e, swarm_id.raw(), "swarmId")
+            .and_then(|sid| Ok((sid, inputs::opt_string(e, status.map(|v| v.raw()), "status")?)));
+        self.op(&mut env, input, |s, (sid, st), d| s.get_swarm_tasks(sid, st, d))
+    }
+
+    #[napi(
+        ts_args_type = "agentId: string, key: string, value: unknown, ttlSecs?: number | null",
+        ts_return_type = "Promise<WriteResult>"
+    )]
+    pub fn store_memory(
+        &self,
+        mut env: Env,
+        agent_id: Unknown,
+        key: Unknown,
+        value: Option<Unknown>,
+        ttl_secs: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = (|| {
+            let agent = inputs::string(e, agent_id.raw(), "agentId")?;
+            let key = inputs::string(e, key.raw(), "key")?;
+            let value = match value {
+                Some(v) => inputs::json(e, v.raw(), "value")?,
+                None => None,
+            };
+            let ttl = inputs::opt_number(e, ttl_secs.map(|t| t.raw()), "ttlSecs")?;
+            if ttl.is_some_and(|t| t < 0.0) {
+                return Err(Error::invalid("ttlSecs must be ≥ 0 (0 or null: never expires)"));
+            }
+            Ok((agent, key, value, ttl))
+        })();
+        self.op(&mut env, input, |s, (a, k, v, t), d| s.store_memory(a, k, v, t, d))
+    }
+
+    #[napi(ts_args_type = "agentId: string, key: string", ts_return_type = "Promise<MemoryRow | null>")]
+    pub fn get_memory(&self, mut env: Env, agent_id: Unknown, key: Unknown) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, key.raw(), "key")?)));
+        self.op(&mut env, input, |s, (a, k), d| s.get_memory(a, k, d))
+    }
+
+    #[napi(ts_args_type = "agentId: string", ts_return_type = "Promise<MemoryRow[]>")]
+    pub fn get_all_memory(&self, mut env: Env, agent_id: Unknown) -> napi::Result<JsPromise> {
+        let input = inputs::string(env.raw(), agent_id.raw(), "agentId");
+        self.op(&mut env, input, |s, a, d| s.get_all_memory(a, d))
+    }
+
+    #[napi(ts_args_type = "agentId: string, key: string", ts_return_type = "Promise<WriteResult>")]
+    pub fn delete_memory(&self, mut env: Env, agent_id: Unknown, key: Unknown) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, key.raw(), "key")?)));
+        self.op(&mut env, input, |s, (a, k), d| s.delete_memory(a, k, d))
+    }
+
+    #[napi(ts_return_type = "Promise<WriteResult>")]
+    pub fn cleanup_expired_memory(&self, mut env: Env) -> napi::Result<JsPromise> {
+        self.op(&mut env, Ok(()), |s, (), d| s.cleanup_expired_memory(d))
+    }
+
+    #[napi(ts_args_type = "network: NeuralNetworkInput", ts_return_type = "Promise<WriteResult & { id: string }>")]
+    pub fn store_neural_network(&self, mut env: Env, network: Unknown) -> napi::Result<JsPromise> {
+        let input = inputs::new_network(env.raw(), network.raw());
+        self.op(&mut env, input, |s, n, d| s.store_neural_network(n, d))
+    }
+
+    #[napi(ts_args_type = "id: string, updates: NeuralNetworkUpdate", ts_return_type = "Promise<WriteResult>")]
+    pub fn update_neural_network(&self, mut env: Env, id: Unknown, updates: Unknown) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = inputs::string(e, id.raw(), "id")
+            .and_then(|id| Ok((id, inputs::update(e, updates.raw(), NETWORK_FIELDS, "updateNeuralNetwork")?)));
+        self.op(&mut env, input, |s, (id, u), d| s.update_neural_network(id, u, d))
+    }
+
+    #[napi(ts_args_type = "agentId: string", ts_return_type = "Promise<NeuralNetworkRow[]>")]
+    pub fn get_agent_neural_networks(&self, mut env: Env, agent_id: Unknown) -> napi::Result<JsPromise> {
+        let input = inputs::string(env.raw(), agent_id.raw(), "agentId");
+        self.op(&mut env, input, |s, a, d| s.get_agent_neural_networks(a, d))
+    }
+
+    #[napi(
+        ts_args_type = "entityType: string, entityId: string, metricName: string, metricValue: number | null",
+        ts_return_type = "Promise<WriteResult & { id: string }>"
+    )]
+    pub fn record_metric(
+        &self,
+        mut env: Env,
+        entity_type: Unknown,
+        entity_id: Unknown,
+        metric_name: Unknown,
+        metric_value: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = (|| {
+            Ok((
+                inputs::string(e, entity_type.raw(), "entityType")?,
+                inputs::string(e, entity_id.raw(), "entityId")?,
+                inputs::string(e, metric_name.raw(), "metricName")?,
+                inputs::opt_number(e, metric_value.map(|v| v.raw()), "metricValue")?,
+            ))
+        })();
+        self.op(&mut env, input, |s, (t, id, n, v), d| s.record_metric(t, id, n, v, d))
+    }
+
+    #[napi(
+        ts_args_type = "entityType: string, entityId: string, metricName?: string | null",
+        ts_return_type = "Promise<MetricRow[]>"
+    )]
+    pub fn get_metrics(&self, mut env: Env, entity_type: Unknown, entity_id: Unknown, metric_name: Option<Unknown>) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = (|| {
+            Ok((
+                inputs::string(e, entity_type.raw(), "entityType")?,
+                inputs::string(e, entity_id.raw(), "entityId")?,
+                inputs::opt_string(e, metric_name.map(|v| v.raw()), "metricName")?,
+            ))
+        })();
+        self.op(&mut env, input, |s, (t, id, n), d| s.get_metrics(t, id, n, d))
+    }
+
+    #[napi(ts_args_type = "swarmId: string | null, eventType: string, eventData?: unknown", ts_return_type = "Promise<WriteResult>")]
+    pub fn log_event(&self, mut env: Env, swarm_id: Unknown, event_type: Unknown, event_data: Option<Unknown>) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = (|| {
+            let data = match event_data {
+                Some(v) => inputs::json(e, v.raw(), "eventData")?,
+                None => None,
+            };
+            Ok((inputs::opt_string(e, Some(swarm_id.raw()), "swarmId")?, inputs::string(e, event_type.raw(), "eventType")?, data))
+        })();
+        self.op(&mut env, input, |s, (sid, t, data), d| s.log_event(sid, t, data, d))
+    }
+
+    #[napi(ts_args_type = "swarmId: string, limit?: number", ts_return_type = "Promise<EventRow[]>")]
+    pub fn get_swarm_events(&self, mut env: Env, swarm_id: Unknown, limit: Option<Unknown>) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = (|| {
+            let limit = inputs::opt_number(e, limit.map(|l| l.raw()), "limit")?.unwrap_or(100.0);
+            if limit.fract() != 0.0 || !(0.0..=1_000_000.0).contains(&limit) {
+                return Err(Error::invalid("limit must be a whole number from 0 to 1000000"));
+            }
+            Ok((inputs::string(e, swarm_id.raw(), "swarmId")?, limit as i64))
+        })();
+        self.op(&mut env, input, |s, (sid, l), d| s.get_swarm_events(sid, l, d))
+    }
+
+    /// Deletes expired memory, events older than 7 days and metrics older than 30, then VACUUMs.
+    #[napi(ts_return_type = "Promise<CleanupResult>")]
+    pub fn cleanup(&self, mut env: Env) -> napi::Result<JsPromise> {
+        self.op(&mut env, Ok(()), |s, (), d| s.cleanup(d))
+    }
+
+    /// The pool's `getStats()`, or null before initialization.
+    #[napi(ts_return_type = "PoolStats | null")]
+    pub fn get_pool_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
+        let stats = self.store().map_or(serde_json::Value::Null, |s| s.pool.stats_payload());
+        json_value(&env, &stats)
+    }
+
+    /// `{ totalOperations, totalErrors, averageResponseTime }` (a true mean, in ms).
+    #[napi(ts_return_type = "PersistenceStats")]
+    pub fn get_persistence_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = serde_json::json!({
+            "totalOperations": self.ops.operations.load(Relaxed),
+            "totalErrors": self.ops.errors.load(Relaxed),
+            "averageResponseTime": self.ops.average_ms(),
+        });
+        json_value(&env, &stats)
+    }
+
+    #[napi]
+    pub fn is_healthy(&self) -> bool {
+        self.store().is_some_and(|s| s.pool.is_healthy())
+    }
+
+    /// The `pool_health` MCP payload.
+    #[napi(ts_return_type = "PoolHealthPayload")]
+    pub fn pool_health(&self, env: Env) -> napi::Result<Unknown<'static>> {
+        let payload = self.store().map_or_else(report::health_without_pool, |s| s.pool.health_payload());
+        json_value(&env, &payload)
+    }
+
+    /// The `pool_stats` MCP payload.
+    #[napi(ts_return_type = "PoolStatsPayload")]
+    pub fn pool_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
+        let store = self.store();
+        json_value(&env, &report::pool_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops))
+    }
+
+    /// The `persistence_stats` MCP payload.
+    #[napi(ts_return_type = "PersistenceStatsPayload")]
+    pub fn persistence_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
+        let store = self.store();
+        json_value(&env, &report::persistence_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops))
+    }
+
+    /// The generic pool under this object (`read`, `write`, `transaction`, `executeInWorker`), or
+    /// null before initialization.
+    #[napi(getter, ts_return_type = "SQLiteConnectionPool | null")]
+    pub fn pool<'env>(&self, env: &'env Env) -> napi::Result<Option<ClassInstance<'env, SqliteConnectionPool>>> {
+        match self.store() {
+            None => Ok(None),
+            Some(store) => SqliteConnectionPool::wrap(Arc::clone(&store.pool), self.settler.clone()).into_instance(env).map(Some),
+        }
+    }
+
+    /// The database file in use.
+    #[napi(getter)]
+    pub fn db_path(&self) -> String {
+        self.path.clone()
+    }
+
+    /// Finishes queued work and closes the pool; later calls reject with `POOL_CLOSED`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self, env: Env) -> napi::Result<JsPromise> {
+        let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
+        let mut state = lock(&self.state);
+        match std::mem::replace(&mut *state, State::Closed) {
+            State::Ready(store) => {
+                drop(state);
+                store.pool.close(done);
+            }
+            State::Opening(mut waiters) => {
+                // Close as soon as initialization ends; later calls already see Closed.
+                waiters.push(Box::new(move |store| match store {
+                    Ok(store) => store.pool.close(done),
+                    Err(_) => done(Ok(Output::Done)),
+                }));
+                *state = State::Opening(waiters);
+            }
+            State::Idle | State::Closed => {
+                drop(state);
+                done(Ok(Output::Done));
+            }
+        }
+        Ok(JsPromise(promise))
+    }
+}
