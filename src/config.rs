@@ -189,8 +189,7 @@ impl PoolConfig {
 
     fn set(&mut self, setting: &Setting, name: &str, value: RawValue) -> Result<()> {
         let int = |min: i64, max: i64| integer(name, &value, min, max);
-        let millis =
-            |min: i64| int(min, 7 * 24 * 3_600_000).map(|v| Duration::from_millis(v as u64));
+        let millis = |min: i64| int(min, 7 * 24 * 3_600_000).map(|v| Duration::from_millis(v as u64));
         match setting.option {
             "maxReaders" => self.max_readers = int(1, 256)? as usize,
             "maxWorkers" => self.max_workers = int(1, 256)? as usize,
@@ -229,12 +228,10 @@ impl PoolConfig {
 
 fn integer(name: &str, value: &RawValue, min: i64, max: i64) -> Result<i64> {
     let parsed = match value {
-        RawValue::Text(t) => t.trim().parse::<i64>().map_err(|_| {
-            Error::config(
-                name,
-                format!("\"{t}\" is not a whole number (expected {min}..={max})"),
-            )
-        })?,
+        RawValue::Text(t) => t
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| Error::config(name, format!("\"{t}\" is not a whole number (expected {min}..={max})")))?,
         RawValue::Number(n) if n.fract() == 0.0 && n.is_finite() && n.abs() < 9.0e15 => *n as i64,
         RawValue::Number(n) => {
             return Err(Error::config(
@@ -269,20 +266,14 @@ fn boolean(name: &str, value: &RawValue) -> Result<bool> {
                 format!("\"{t}\" is not a boolean (true/false/1/0)"),
             )),
         },
-        RawValue::Number(n) => Err(Error::config(
-            name,
-            format!("{n} is not a boolean (true/false)"),
-        )),
+        RawValue::Number(n) => Err(Error::config(name, format!("{n} is not a boolean (true/false)"))),
     }
 }
 
 fn text(name: &str, value: &RawValue) -> Result<String> {
     match value {
         RawValue::Text(t) if !t.trim().is_empty() => Ok(t.clone()),
-        other => Err(Error::config(
-            name,
-            format!("{other:?} is not a non-empty string"),
-        )),
+        other => Err(Error::config(name, format!("{other:?} is not a non-empty string"))),
     }
 }
 
@@ -292,10 +283,7 @@ mod test {
     use std::collections::HashMap;
 
     fn from_vars(vars: &[(&str, &str)]) -> Result<PoolConfig> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         PoolConfig::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -342,9 +330,7 @@ mod test {
         c.apply_option("maxReaders", RawValue::Number(4.0))?;
         assert_eq!(c.max_readers, 4);
         c.apply_option("somethingElse", RawValue::Bool(true))?;
-        let err = c
-            .apply_option("maxWorkers", RawValue::Number(0.0))
-            .expect_err("zero");
+        let err = c.apply_option("maxWorkers", RawValue::Number(0.0)).expect_err("zero");
         assert!(err.to_string().contains("maxWorkers"), "{err}");
         Ok(())
     }

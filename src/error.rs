@@ -16,10 +16,7 @@ pub enum Error {
     /// The job waited in its queue longer than `acquireTimeout` before a connection took it.
     PoolTimeout { waited: Duration, limit: Duration },
     /// The queue for this kind of job already holds `capacity` jobs.
-    QueueFull {
-        queue: &'static str,
-        capacity: usize,
-    },
+    QueueFull { queue: &'static str, capacity: usize },
     /// The caller passed something we cannot accept; the message names it.
     InvalidArgument(String),
     /// A configuration option or `POOL_*` variable is malformed or out of range; `name` is it.
@@ -107,18 +104,14 @@ impl From<rusqlite::Error> for Error {
                 code: extended_code_name(inner.extended_code),
                 message: message.unwrap_or_else(|| inner.to_string()),
             },
-            E::MultipleStatement => Error::invalid(
-                "one call takes one SQL statement; use transaction([...]) to run several",
-            ),
+            E::MultipleStatement => {
+                Error::invalid("one call takes one SQL statement; use transaction([...]) to run several")
+            }
             E::InvalidParameterCount(given, expected) => Error::invalid(format!(
                 "wrong number of parameters: {given} given, the statement takes {expected}"
             )),
-            E::InvalidParameterName(name) => {
-                Error::invalid(format!("unknown named parameter {name}"))
-            }
-            E::SqlInputError {
-                error, msg, offset, ..
-            } => Error::Sqlite {
+            E::InvalidParameterName(name) => Error::invalid(format!("unknown named parameter {name}")),
+            E::SqlInputError { error, msg, offset, .. } => Error::Sqlite {
                 code: extended_code_name(error.extended_code),
                 message: format!("{msg} (at offset {offset})"),
             },

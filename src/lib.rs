@@ -5,7 +5,7 @@
 
 pub mod config;
 pub mod error;
-pub mod js;
+mod js;
 pub mod pool;
 pub mod sqlite;
 pub mod store;

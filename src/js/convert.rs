@@ -1,6 +1,8 @@
 //! JavaScript values to SQL values and parameters, and job results back to JavaScript, exactly
 //! as design.md's value table says.
 
+use std::collections::HashMap;
+
 use napi::sys::ValueType as T;
 use serde_json::Value as Json;
 
@@ -12,7 +14,7 @@ use crate::sqlite::{Params, RowSet, Value};
 /// Largest integer a JS number holds exactly.
 const MAX_SAFE: i64 = (1 << 53) - 1;
 
-pub fn to_value(env: Env, v: JsValue, what: &dyn Fn() -> String) -> Result<Value> {
+pub(crate) fn to_value(env: Env, v: JsValue, what: &dyn Fn() -> String) -> Result<Value> {
     Ok(match raw::type_of(env, v)? {
         T::napi_undefined | T::napi_null => Value::Null,
         T::napi_boolean => Value::Integer(i64::from(raw::get_bool(env, v)?)),
@@ -54,7 +56,7 @@ pub fn to_value(env: Env, v: JsValue, what: &dyn Fn() -> String) -> Result<Value
 
 /// `undefined`/`null` → none, an array → positional, a plain object → named, one primitive or
 /// Buffer → a single positional parameter.
-pub fn to_params(env: Env, v: Option<JsValue>) -> Result<Params> {
+pub(crate) fn to_params(env: Env, v: Option<JsValue>) -> Result<Params> {
     let Some(v) = v else { return Ok(Params::None) };
     match raw::type_of(env, v)? {
         T::napi_undefined | T::napi_null => Ok(Params::None),
@@ -75,24 +77,20 @@ pub fn to_params(env: Env, v: Option<JsValue>) -> Result<Params> {
             }
             Ok(Params::Named(pairs))
         }
-        _ => Ok(Params::Positional(vec![to_value(env, v, &|| {
-            "parameter 0".into()
-        })?])),
+        _ => Ok(Params::Positional(vec![to_value(env, v, &|| "parameter 0".into())?])),
     }
 }
 
 /// How integers beyond 2^53 come back: as lossy numbers (default) or as BigInt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct IntegerMode {
+pub(crate) struct IntegerMode {
     pub bigint_beyond_safe: bool,
 }
 
-pub fn value_to_js(env: Env, v: &Value, mode: IntegerMode) -> Result<JsValue> {
+pub(crate) fn value_to_js(env: Env, v: &Value, mode: IntegerMode) -> Result<JsValue> {
     match v {
         Value::Null => raw::null(env),
-        Value::Integer(i) if mode.bigint_beyond_safe && i.unsigned_abs() > MAX_SAFE as u64 => {
-            raw::bigint(env, *i)
-        }
+        Value::Integer(i) if mode.bigint_beyond_safe && i.unsigned_abs() > MAX_SAFE as u64 => raw::bigint(env, *i),
         Value::Integer(i) => raw::number(env, *i as f64),
         Value::Real(f) => raw::number(env, *f),
         Value::Text(s) => raw::string(env, s),
@@ -139,7 +137,12 @@ fn write_to_js(env: Env, w: &WriteResult) -> Result<JsValue> {
     Ok(obj)
 }
 
-pub fn json_to_js(env: Env, v: &Json) -> Result<JsValue> {
+pub(crate) fn json_to_js(env: Env, v: &Json) -> Result<JsValue> {
+    json_to_js_keys(env, v, &mut HashMap::new())
+}
+
+/// Rows come back as arrays of objects with the same keys: each key string is made once.
+fn json_to_js_keys<'a>(env: Env, v: &'a Json, keys: &mut HashMap<&'a str, JsValue>) -> Result<JsValue> {
     match v {
         Json::Null => raw::null(env),
         Json::Bool(b) => raw::boolean(env, *b),
@@ -148,21 +151,29 @@ pub fn json_to_js(env: Env, v: &Json) -> Result<JsValue> {
         Json::Array(items) => {
             let arr = raw::array(env, items.len())?;
             for (i, item) in items.iter().enumerate() {
-                raw::set_element(env, arr, i as u32, json_to_js(env, item)?)?;
+                raw::set_element(env, arr, i as u32, json_to_js_keys(env, item, keys)?)?;
             }
             Ok(arr)
         }
         Json::Object(map) => {
             let obj = raw::object(env)?;
             for (k, item) in map {
-                raw::set_named(env, obj, k, json_to_js(env, item)?)?;
+                let key = match keys.get(k.as_str()) {
+                    Some(key) => *key,
+                    None => {
+                        let key = raw::string(env, k)?;
+                        keys.insert(k.as_str(), key);
+                        key
+                    }
+                };
+                raw::set(env, obj, key, json_to_js_keys(env, item, keys)?)?;
             }
             Ok(obj)
         }
     }
 }
 
-pub fn output_to_js(env: Env, out: &Output, mode: IntegerMode) -> Result<JsValue> {
+pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode) -> Result<JsValue> {
     match out {
         Output::Rows(rows) => rows_to_js(env, rows, mode),
         Output::Row(Some(rows)) => first_row_to_js(env, rows, mode),

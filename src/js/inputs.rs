@@ -13,7 +13,7 @@ fn is_absent(env: Env, v: JsValue) -> Result<bool> {
 }
 
 /// A non-empty string argument.
-pub fn string(env: Env, v: JsValue, what: &str) -> Result<String> {
+pub(crate) fn string(env: Env, v: JsValue, what: &str) -> Result<String> {
     if raw::type_of(env, v)? != T::napi_string {
         return Err(Error::invalid(format!("{what} must be a non-empty string")));
     }
@@ -24,7 +24,7 @@ pub fn string(env: Env, v: JsValue, what: &str) -> Result<String> {
     Ok(s)
 }
 
-pub fn opt_string(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<String>> {
+pub(crate) fn opt_string(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<String>> {
     match v {
         Some(v) if !is_absent(env, v)? => string(env, v, what).map(Some),
         _ => Ok(None),
@@ -32,7 +32,7 @@ pub fn opt_string(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<Str
 }
 
 /// A finite number, or None when absent.
-pub fn opt_number(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<f64>> {
+pub(crate) fn opt_number(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<f64>> {
     let Some(v) = v else { return Ok(None) };
     match raw::type_of(env, v)? {
         T::napi_undefined | T::napi_null => Ok(None),
@@ -49,7 +49,7 @@ pub fn opt_number(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<f64
 }
 
 /// `JSON.stringify(value)`, or None when it yields undefined; cycles and BigInt are refused.
-pub fn json(env: Env, v: JsValue, what: &str) -> Result<Option<String>> {
+pub(crate) fn json(env: Env, v: JsValue, what: &str) -> Result<Option<String>> {
     raw::json_stringify(env, v).map_err(|why| Error::invalid(format!("{what} cannot be stored as JSON: {why}")))
 }
 
@@ -86,8 +86,12 @@ impl Obj<'_> {
     }
 }
 
-pub fn new_swarm(env: Env, v: JsValue) -> Result<NewSwarm> {
-    let o = Obj { env, v: object(env, v, "swarm")?, what: "swarm" };
+pub(crate) fn new_swarm(env: Env, v: JsValue) -> Result<NewSwarm> {
+    let o = Obj {
+        env,
+        v: object(env, v, "swarm")?,
+        what: "swarm",
+    };
     let max = opt_number(env, Some(o.get("maxAgents")?), "swarm.maxAgents")?
         .ok_or_else(|| Error::invalid("swarm.maxAgents is required (a whole number)"))?;
     if max.fract() != 0.0 || max < 0.0 {
@@ -103,8 +107,12 @@ pub fn new_swarm(env: Env, v: JsValue) -> Result<NewSwarm> {
     })
 }
 
-pub fn new_agent(env: Env, v: JsValue) -> Result<NewAgent> {
-    let o = Obj { env, v: object(env, v, "agent")?, what: "agent" };
+pub(crate) fn new_agent(env: Env, v: JsValue) -> Result<NewAgent> {
+    let o = Obj {
+        env,
+        v: object(env, v, "agent")?,
+        what: "agent",
+    };
     Ok(NewAgent {
         id: o.string("id")?,
         swarm_id: o.opt_string("swarmId")?,
@@ -116,8 +124,12 @@ pub fn new_agent(env: Env, v: JsValue) -> Result<NewAgent> {
     })
 }
 
-pub fn new_task(env: Env, v: JsValue) -> Result<NewTask> {
-    let o = Obj { env, v: object(env, v, "task")?, what: "task" };
+pub(crate) fn new_task(env: Env, v: JsValue) -> Result<NewTask> {
+    let o = Obj {
+        env,
+        v: object(env, v, "task")?,
+        what: "task",
+    };
     Ok(NewTask {
         id: o.string("id")?,
         swarm_id: o.opt_string("swarmId")?,
@@ -128,8 +140,12 @@ pub fn new_task(env: Env, v: JsValue) -> Result<NewTask> {
     })
 }
 
-pub fn new_network(env: Env, v: JsValue) -> Result<NewNetwork> {
-    let o = Obj { env, v: object(env, v, "network")?, what: "network" };
+pub(crate) fn new_network(env: Env, v: JsValue) -> Result<NewNetwork> {
+    let o = Obj {
+        env,
+        v: object(env, v, "network")?,
+        what: "network",
+    };
     let architecture = o.get("architecture")?;
     if is_absent(env, architecture)? {
         return Err(Error::invalid("network.architecture is required"));
@@ -139,14 +155,18 @@ pub fn new_network(env: Env, v: JsValue) -> Result<NewNetwork> {
         agent_id: o.string("agentId")?,
         architecture: json(env, architecture, "network.architecture")?
             .ok_or_else(|| Error::invalid("network.architecture is required"))?,
-        weights: if is_absent(env, weights)? { None } else { json(env, weights, "network.weights")? },
+        weights: if is_absent(env, weights)? {
+            None
+        } else {
+            json(env, weights, "network.weights")?
+        },
         training_data: o.json_or("trainingData", "{}")?,
         performance_metrics: o.json_or("performanceMetrics", "{}")?,
     })
 }
 
 /// An update object whose keys must all be known fields (either spelling).
-pub fn update(env: Env, v: JsValue, fields: &'static [Field], what: &str) -> Result<Update> {
+pub(crate) fn update(env: Env, v: JsValue, fields: &'static [Field], what: &str) -> Result<Update> {
     let v = object(env, v, &format!("{what} updates"))?;
     let mut sets = Vec::new();
     for (key, value) in raw::own_keys(env, v)? {

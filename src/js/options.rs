@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::js::convert::IntegerMode;
 use crate::js::raw::{self, Env, JsValue};
 
-pub fn read_config(env: Env, options: Option<JsValue>) -> Result<(PoolConfig, IntegerMode)> {
+pub(crate) fn read_config(env: Env, options: Option<JsValue>) -> Result<(PoolConfig, IntegerMode)> {
     let mut config = PoolConfig::from_env()?;
     let mut mode = IntegerMode::default();
     let Some(options) = options else {
@@ -25,12 +25,7 @@ pub fn read_config(env: Env, options: Option<JsValue>) -> Result<(PoolConfig, In
             T::napi_number => RawValue::Number(raw::get_f64(env, v)?),
             T::napi_string => RawValue::Text(raw::get_string(env, v)?),
             T::napi_boolean => RawValue::Bool(raw::get_bool(env, v)?),
-            _ => {
-                return Err(Error::config(
-                    setting.option,
-                    "must be a number, string or boolean",
-                ))
-            }
+            _ => return Err(Error::config(setting.option, "must be a number, string or boolean")),
         };
         config.apply_option(setting.option, value)?;
     }

@@ -161,7 +161,10 @@ impl SwarmPersistencePooled {
         self.op(&mut env, Ok(()), |_, (), done| done(Ok(Output::Done)))
     }
 
-    #[napi(ts_args_type = "swarm: SwarmInput", ts_return_type = "Promise<WriteResult | { id: string; changes: 0; lastInsertRowid: null }>")]
+    #[napi(
+        ts_args_type = "swarm: SwarmInput",
+        ts_return_type = "Promise<WriteResult | { id: string; changes: 0; lastInsertRowid: null }>"
+    )]
     pub fn create_swarm(&self, mut env: Env, swarm: Unknown) -> napi::Result<JsPromise> {
         let input = inputs::new_swarm(env.raw(), swarm.raw());
         self.op(&mut env, input, |s, i, d| s.create_swarm(i, d))
@@ -178,10 +181,14 @@ impl SwarmPersistencePooled {
         self.op(&mut env, input, |s, i, d| s.create_agent(i, d))
     }
 
-    #[napi(ts_args_type = "agentId: string, status: string", ts_return_type = "Promise<WriteResult>")]
+    #[napi(
+        ts_args_type = "agentId: string, status: string",
+        ts_return_type = "Promise<WriteResult>"
+    )]
     pub fn update_agent_status(&self, mut env: Env, agent_id: Unknown, status: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
-        let input = inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, status.raw(), "status")?)));
+        let input = inputs::string(e, agent_id.raw(), "agentId")
+            .and_then(|a| Ok((a, inputs::string(e, status.raw(), "status")?)));
         self.op(&mut env, input, |s, (a, st), d| s.update_agent_status(a, st, d))
     }
 
@@ -191,8 +198,16 @@ impl SwarmPersistencePooled {
         self.op(&mut env, input, |s, id, d| s.get_agent(id, d))
     }
 
-    #[napi(ts_args_type = "swarmId: string, filter?: string", ts_return_type = "Promise<AgentRow[]>")]
-    pub fn get_swarm_agents(&self, mut env: Env, swarm_id: Unknown, filter: Option<Unknown>) -> napi::Result<JsPromise> {
+    #[napi(
+        ts_args_type = "swarmId: string, filter?: string",
+        ts_return_type = "Promise<AgentRow[]>"
+    )]
+    pub fn get_swarm_agents(
+        &self,
+        mut env: Env,
+        swarm_id: Unknown,
+        filter: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
         let e = env.raw();
         let input = inputs::string(e, swarm_id.raw(), "swarmId").and_then(|sid| {
             let f = inputs::opt_string(e, filter.map(|f| f.raw()), "filter")?.filter(|f| f != "all");
@@ -207,7 +222,10 @@ impl SwarmPersistencePooled {
         self.op(&mut env, input, |s, i, d| s.create_task(i, d))
     }
 
-    #[napi(ts_args_type = "taskId: string, updates: TaskUpdate", ts_return_type = "Promise<WriteResult>")]
+    #[napi(
+        ts_args_type = "taskId: string, updates: TaskUpdate",
+        ts_return_type = "Promise<WriteResult>"
+    )]
     pub fn update_task(&self, mut env: Env, task_id: Unknown, updates: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
         let input = inputs::string(e, task_id.raw(), "taskId")
@@ -221,7 +239,10 @@ impl SwarmPersistencePooled {
         self.op(&mut env, input, |s, id, d| s.get_task(id, d))
     }
 
-    #[napi(ts_args_type = "swarmId: string, status?: string | null", ts_return_type = "Promise<TaskRow[]>")]
+    #[napi(
+        ts_args_type = "swarmId: string, status?: string | null",
+        ts_return_type = "Promise<TaskRow[]>"
+    )]
     pub fn get_swarm_tasks(&self, mut env: Env, swarm_id: Unknown, status: Option<Unknown>) -> napi::Result<JsPromise> {
         let e = env.raw();
         let input = inputs::string(e, swarm_id.raw(), "swarmId")
@@ -258,10 +279,14 @@ impl SwarmPersistencePooled {
         self.op(&mut env, input, |s, (a, k, v, t), d| s.store_memory(a, k, v, t, d))
     }
 
-    #[napi(ts_args_type = "agentId: string, key: string", ts_return_type = "Promise<MemoryRow | null>")]
+    #[napi(
+        ts_args_type = "agentId: string, key: string",
+        ts_return_type = "Promise<MemoryRow | null>"
+    )]
     pub fn get_memory(&self, mut env: Env, agent_id: Unknown, key: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
-        let input = inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, key.raw(), "key")?)));
+        let input =
+            inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, key.raw(), "key")?)));
         self.op(&mut env, input, |s, (a, k), d| s.get_memory(a, k, d))
     }
 
@@ -271,10 +296,14 @@ impl SwarmPersistencePooled {
         self.op(&mut env, input, |s, a, d| s.get_all_memory(a, d))
     }
 
-    #[napi(ts_args_type = "agentId: string, key: string", ts_return_type = "Promise<WriteResult>")]
+    #[napi(
+        ts_args_type = "agentId: string, key: string",
+        ts_return_type = "Promise<WriteResult>"
+    )]
     pub fn delete_memory(&self, mut env: Env, agent_id: Unknown, key: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
-        let input = inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, key.raw(), "key")?)));
+        let input =
+            inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, key.raw(), "key")?)));
         self.op(&mut env, input, |s, (a, k), d| s.delete_memory(a, k, d))
     }
 
@@ -283,17 +312,27 @@ impl SwarmPersistencePooled {
         self.op(&mut env, Ok(()), |s, (), d| s.cleanup_expired_memory(d))
     }
 
-    #[napi(ts_args_type = "network: NeuralNetworkInput", ts_return_type = "Promise<WriteResult & { id: string }>")]
+    #[napi(
+        ts_args_type = "network: NeuralNetworkInput",
+        ts_return_type = "Promise<WriteResult & { id: string }>"
+    )]
     pub fn store_neural_network(&self, mut env: Env, network: Unknown) -> napi::Result<JsPromise> {
         let input = inputs::new_network(env.raw(), network.raw());
         self.op(&mut env, input, |s, n, d| s.store_neural_network(n, d))
     }
 
-    #[napi(ts_args_type = "id: string, updates: NeuralNetworkUpdate", ts_return_type = "Promise<WriteResult>")]
+    #[napi(
+        ts_args_type = "id: string, updates: NeuralNetworkUpdate",
+        ts_return_type = "Promise<WriteResult>"
+    )]
     pub fn update_neural_network(&self, mut env: Env, id: Unknown, updates: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
-        let input = inputs::string(e, id.raw(), "id")
-            .and_then(|id| Ok((id, inputs::update(e, updates.raw(), NETWORK_FIELDS, "updateNeuralNetwork")?)));
+        let input = inputs::string(e, id.raw(), "id").and_then(|id| {
+            Ok((
+                id,
+                inputs::update(e, updates.raw(), NETWORK_FIELDS, "updateNeuralNetwork")?,
+            ))
+        });
         self.op(&mut env, input, |s, (id, u), d| s.update_neural_network(id, u, d))
     }
 
@@ -331,7 +370,13 @@ impl SwarmPersistencePooled {
         ts_args_type = "entityType: string, entityId: string, metricName?: string | null",
         ts_return_type = "Promise<MetricRow[]>"
     )]
-    pub fn get_metrics(&self, mut env: Env, entity_type: Unknown, entity_id: Unknown, metric_name: Option<Unknown>) -> napi::Result<JsPromise> {
+    pub fn get_metrics(
+        &self,
+        mut env: Env,
+        entity_type: Unknown,
+        entity_id: Unknown,
+        metric_name: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
         let e = env.raw();
         let input = (|| {
             Ok((
@@ -343,20 +388,36 @@ impl SwarmPersistencePooled {
         self.op(&mut env, input, |s, (t, id, n), d| s.get_metrics(t, id, n, d))
     }
 
-    #[napi(ts_args_type = "swarmId: string | null, eventType: string, eventData?: unknown", ts_return_type = "Promise<WriteResult>")]
-    pub fn log_event(&self, mut env: Env, swarm_id: Unknown, event_type: Unknown, event_data: Option<Unknown>) -> napi::Result<JsPromise> {
+    #[napi(
+        ts_args_type = "swarmId: string | null, eventType: string, eventData?: unknown",
+        ts_return_type = "Promise<WriteResult>"
+    )]
+    pub fn log_event(
+        &self,
+        mut env: Env,
+        swarm_id: Unknown,
+        event_type: Unknown,
+        event_data: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
         let e = env.raw();
         let input = (|| {
             let data = match event_data {
                 Some(v) => inputs::json(e, v.raw(), "eventData")?,
                 None => None,
             };
-            Ok((inputs::opt_string(e, Some(swarm_id.raw()), "swarmId")?, inputs::string(e, event_type.raw(), "eventType")?, data))
+            Ok((
+                inputs::opt_string(e, Some(swarm_id.raw()), "swarmId")?,
+                inputs::string(e, event_type.raw(), "eventType")?,
+                data,
+            ))
         })();
         self.op(&mut env, input, |s, (sid, t, data), d| s.log_event(sid, t, data, d))
     }
 
-    #[napi(ts_args_type = "swarmId: string, limit?: number", ts_return_type = "Promise<EventRow[]>")]
+    #[napi(
+        ts_args_type = "swarmId: string, limit?: number",
+        ts_return_type = "Promise<EventRow[]>"
+    )]
     pub fn get_swarm_events(&self, mut env: Env, swarm_id: Unknown, limit: Option<Unknown>) -> napi::Result<JsPromise> {
         let e = env.raw();
         let input = (|| {
@@ -402,7 +463,9 @@ impl SwarmPersistencePooled {
     /// The `pool_health` MCP payload.
     #[napi(ts_return_type = "PoolHealthPayload")]
     pub fn pool_health(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        let payload = self.store().map_or_else(report::health_without_pool, |s| s.pool.health_payload());
+        let payload = self
+            .store()
+            .map_or_else(report::health_without_pool, |s| s.pool.health_payload());
         json_value(&env, &payload)
     }
 
@@ -410,14 +473,20 @@ impl SwarmPersistencePooled {
     #[napi(ts_return_type = "PoolStatsPayload")]
     pub fn pool_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
         let store = self.store();
-        json_value(&env, &report::pool_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops))
+        json_value(
+            &env,
+            &report::pool_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops),
+        )
     }
 
     /// The `persistence_stats` MCP payload.
     #[napi(ts_return_type = "PersistenceStatsPayload")]
     pub fn persistence_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
         let store = self.store();
-        json_value(&env, &report::persistence_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops))
+        json_value(
+            &env,
+            &report::persistence_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops),
+        )
     }
 
     /// The generic pool under this object (`read`, `write`, `transaction`, `executeInWorker`), or
@@ -426,7 +495,9 @@ impl SwarmPersistencePooled {
     pub fn pool<'env>(&self, env: &'env Env) -> napi::Result<Option<ClassInstance<'env, SqliteConnectionPool>>> {
         match self.store() {
             None => Ok(None),
-            Some(store) => SqliteConnectionPool::wrap(Arc::clone(&store.pool), self.settler.clone()).into_instance(env).map(Some),
+            Some(store) => SqliteConnectionPool::wrap(Arc::clone(&store.pool), self.settler.clone())
+                .into_instance(env)
+                .map(Some),
         }
     }
 

@@ -64,9 +64,7 @@ fn statements(env: &Env, list: Unknown) -> Result<Vec<Statement>> {
             }
         };
         if raw::type_of(e, sql)? != T::napi_string {
-            return Err(Error::invalid(format!(
-                "statement {i}: sql must be a string"
-            )));
+            return Err(Error::invalid(format!("statement {i}: sql must be a string")));
         }
         out.push(Statement {
             sql: raw::get_string(e, sql)?,
@@ -116,10 +114,7 @@ impl SqliteConnectionPool {
     }
 
     /// All rows of a read-only query, run on a reader thread.
-    #[napi(
-        ts_args_type = "sql: string, params?: Params",
-        ts_return_type = "Promise<Row[]>"
-    )]
+    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row[]>")]
     pub fn read(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
         self.query(env, Lane::Read, Fetch::All, sql, params)
     }
@@ -134,16 +129,8 @@ impl SqliteConnectionPool {
     }
 
     /// A heavy read-only query on a worker thread, so it never delays `read()`.
-    #[napi(
-        ts_args_type = "sql: string, params?: Params",
-        ts_return_type = "Promise<Row[]>"
-    )]
-    pub fn execute_in_worker(
-        &self,
-        env: Env,
-        sql: Unknown,
-        params: Option<Unknown>,
-    ) -> napi::Result<JsPromise> {
+    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row[]>")]
+    pub fn execute_in_worker(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
         self.query(env, Lane::Worker, Fetch::All, sql, params)
     }
 
@@ -155,8 +142,7 @@ impl SqliteConnectionPool {
         sql: Unknown,
         params: Option<Unknown>,
     ) -> napi::Result<JsPromise> {
-        let input = sql_text(&env, sql, "sql")
-            .and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+        let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
         self.submit(
             &env,
             input.map(|(sql, params)| move |done| self.pool.query(lane, sql, params, fetch, done)),
@@ -168,14 +154,8 @@ impl SqliteConnectionPool {
         ts_args_type = "sql: string, params?: Params",
         ts_return_type = "Promise<WriteResult>"
     )]
-    pub fn write(
-        &self,
-        env: Env,
-        sql: Unknown,
-        params: Option<Unknown>,
-    ) -> napi::Result<JsPromise> {
-        let input = sql_text(&env, sql, "sql")
-            .and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+    pub fn write(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+        let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
         self.submit(
             &env,
             input.map(|(sql, params)| move |done| self.pool.execute(sql, params, done)),
@@ -189,10 +169,7 @@ impl SqliteConnectionPool {
     )]
     pub fn transaction(&self, env: Env, list: Unknown) -> napi::Result<JsPromise> {
         let input = statements(&env, list);
-        self.submit(
-            &env,
-            input.map(|list| move |done| self.pool.transaction(list, done)),
-        )
+        self.submit(&env, input.map(|list| move |done| self.pool.transaction(list, done)))
     }
 
     /// Finishes queued and running work, checkpoints the WAL, stops the threads. Later calls
@@ -205,10 +182,7 @@ impl SqliteConnectionPool {
     /// Resolves once the pool is open (it opens in the constructor, so at once).
     #[napi(getter, ts_return_type = "Promise<void>")]
     pub fn ready(&self, env: Env) -> napi::Result<JsPromise> {
-        self.submit(
-            &env,
-            Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))),
-        )
+        self.submit(&env, Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))))
     }
 
     #[napi(getter)]
@@ -233,15 +207,8 @@ impl SqliteConnectionPool {
         json_value(&env, &self.pool.health_payload())
     }
 
-    fn submit<F: FnOnce(Completion)>(
-        &self,
-        env: &Env,
-        input: Result<F>,
-    ) -> napi::Result<JsPromise> {
-        let (done, promise) = self
-            .settler
-            .promise()
-            .map_err(|e| raw::throw(env.raw(), &e))?;
+    fn submit<F: FnOnce(Completion)>(&self, env: &Env, input: Result<F>) -> napi::Result<JsPromise> {
+        let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
         match input {
             Ok(run) => run(done),
             Err(e) => done(Err(e)),

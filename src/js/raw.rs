@@ -12,17 +12,15 @@ use napi::sys::{self, napi_env, napi_value};
 
 use crate::error::Error;
 
-pub type Env = napi_env;
-pub type JsValue = napi_value;
+pub(crate) type Env = napi_env;
+pub(crate) type JsValue = napi_value;
 
 /// A failed N-API call: the JavaScript engine refused something (usually a pending exception).
-pub fn check(status: sys::napi_status, what: &str) -> Result<(), Error> {
+pub(crate) fn check(status: sys::napi_status, what: &str) -> Result<(), Error> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(Error::Internal(format!(
-            "N-API call failed ({what}, status {status})"
-        )))
+        Err(Error::Internal(format!("N-API call failed ({what}, status {status})")))
     }
 }
 
@@ -33,35 +31,33 @@ macro_rules! out {
     }};
 }
 
-pub fn type_of(env: Env, v: JsValue) -> Result<i32, Error> {
+pub(crate) fn type_of(env: Env, v: JsValue) -> Result<i32, Error> {
     let mut t = 0;
     check(unsafe { sys::napi_typeof(env, v, &mut t) }, "typeof")?;
     Ok(t)
 }
 
-pub fn null(env: Env) -> Result<JsValue, Error> {
+pub(crate) fn null(env: Env) -> Result<JsValue, Error> {
     out!("get_null", |r| sys::napi_get_null(env, &mut r))
 }
 
-pub fn undefined(env: Env) -> Result<JsValue, Error> {
+pub(crate) fn undefined(env: Env) -> Result<JsValue, Error> {
     out!("get_undefined", |r| sys::napi_get_undefined(env, &mut r))
 }
 
-pub fn boolean(env: Env, b: bool) -> Result<JsValue, Error> {
+pub(crate) fn boolean(env: Env, b: bool) -> Result<JsValue, Error> {
     out!("get_boolean", |r| sys::napi_get_boolean(env, b, &mut r))
 }
 
-pub fn number(env: Env, n: f64) -> Result<JsValue, Error> {
+pub(crate) fn number(env: Env, n: f64) -> Result<JsValue, Error> {
     out!("create_double", |r| sys::napi_create_double(env, n, &mut r))
 }
 
-pub fn bigint(env: Env, n: i64) -> Result<JsValue, Error> {
-    out!("create_bigint", |r| sys::napi_create_bigint_int64(
-        env, n, &mut r
-    ))
+pub(crate) fn bigint(env: Env, n: i64) -> Result<JsValue, Error> {
+    out!("create_bigint", |r| sys::napi_create_bigint_int64(env, n, &mut r))
 }
 
-pub fn string(env: Env, s: &str) -> Result<JsValue, Error> {
+pub(crate) fn string(env: Env, s: &str) -> Result<JsValue, Error> {
     out!("create_string", |r| sys::napi_create_string_utf8(
         env,
         s.as_ptr().cast::<c_char>(),
@@ -70,7 +66,7 @@ pub fn string(env: Env, s: &str) -> Result<JsValue, Error> {
     ))
 }
 
-pub fn buffer(env: Env, bytes: &[u8]) -> Result<JsValue, Error> {
+pub(crate) fn buffer(env: Env, bytes: &[u8]) -> Result<JsValue, Error> {
     let mut data = ptr::null_mut();
     out!("create_buffer", |r| sys::napi_create_buffer_copy(
         env,
@@ -81,82 +77,61 @@ pub fn buffer(env: Env, bytes: &[u8]) -> Result<JsValue, Error> {
     ))
 }
 
-pub fn object(env: Env) -> Result<JsValue, Error> {
+pub(crate) fn object(env: Env) -> Result<JsValue, Error> {
     out!("create_object", |r| sys::napi_create_object(env, &mut r))
 }
 
-pub fn array(env: Env, len: usize) -> Result<JsValue, Error> {
-    out!("create_array", |r| sys::napi_create_array_with_length(
-        env, len, &mut r
-    ))
+pub(crate) fn array(env: Env, len: usize) -> Result<JsValue, Error> {
+    out!("create_array", |r| sys::napi_create_array_with_length(env, len, &mut r))
 }
 
-pub fn set(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Result<(), Error> {
-    check(
-        unsafe { sys::napi_set_property(env, obj, key, value) },
-        "set_property",
-    )
+pub(crate) fn set(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Result<(), Error> {
+    check(unsafe { sys::napi_set_property(env, obj, key, value) }, "set_property")
 }
 
-pub fn set_named(env: Env, obj: JsValue, key: &str, value: JsValue) -> Result<(), Error> {
+pub(crate) fn set_named(env: Env, obj: JsValue, key: &str, value: JsValue) -> Result<(), Error> {
     set(env, obj, string(env, key)?, value)
 }
 
-pub fn set_element(env: Env, arr: JsValue, index: u32, value: JsValue) -> Result<(), Error> {
-    check(
-        unsafe { sys::napi_set_element(env, arr, index, value) },
-        "set_element",
-    )
+pub(crate) fn set_element(env: Env, arr: JsValue, index: u32, value: JsValue) -> Result<(), Error> {
+    check(unsafe { sys::napi_set_element(env, arr, index, value) }, "set_element")
 }
 
-pub fn get_named(env: Env, obj: JsValue, key: &str) -> Result<JsValue, Error> {
+pub(crate) fn get_named(env: Env, obj: JsValue, key: &str) -> Result<JsValue, Error> {
     let k = string(env, key)?;
-    out!("get_property", |r| sys::napi_get_property(
-        env, obj, k, &mut r
-    ))
+    out!("get_property", |r| sys::napi_get_property(env, obj, k, &mut r))
 }
 
-pub fn get_element(env: Env, arr: JsValue, index: u32) -> Result<JsValue, Error> {
-    out!("get_element", |r| sys::napi_get_element(
-        env, arr, index, &mut r
-    ))
+pub(crate) fn get_element(env: Env, arr: JsValue, index: u32) -> Result<JsValue, Error> {
+    out!("get_element", |r| sys::napi_get_element(env, arr, index, &mut r))
 }
 
-pub fn is_array(env: Env, v: JsValue) -> Result<bool, Error> {
+pub(crate) fn is_array(env: Env, v: JsValue) -> Result<bool, Error> {
     let mut b = false;
     check(unsafe { sys::napi_is_array(env, v, &mut b) }, "is_array")?;
     Ok(b)
 }
 
-pub fn array_len(env: Env, v: JsValue) -> Result<u32, Error> {
+pub(crate) fn array_len(env: Env, v: JsValue) -> Result<u32, Error> {
     let mut n = 0;
-    check(
-        unsafe { sys::napi_get_array_length(env, v, &mut n) },
-        "array_length",
-    )?;
+    check(unsafe { sys::napi_get_array_length(env, v, &mut n) }, "array_length")?;
     Ok(n)
 }
 
-pub fn get_f64(env: Env, v: JsValue) -> Result<f64, Error> {
+pub(crate) fn get_f64(env: Env, v: JsValue) -> Result<f64, Error> {
     let mut n = 0.0;
-    check(
-        unsafe { sys::napi_get_value_double(env, v, &mut n) },
-        "get_double",
-    )?;
+    check(unsafe { sys::napi_get_value_double(env, v, &mut n) }, "get_double")?;
     Ok(n)
 }
 
-pub fn get_bool(env: Env, v: JsValue) -> Result<bool, Error> {
+pub(crate) fn get_bool(env: Env, v: JsValue) -> Result<bool, Error> {
     let mut b = false;
-    check(
-        unsafe { sys::napi_get_value_bool(env, v, &mut b) },
-        "get_bool",
-    )?;
+    check(unsafe { sys::napi_get_value_bool(env, v, &mut b) }, "get_bool")?;
     Ok(b)
 }
 
 /// A BigInt as i64, or None when it does not fit.
-pub fn get_bigint(env: Env, v: JsValue) -> Result<Option<i64>, Error> {
+pub(crate) fn get_bigint(env: Env, v: JsValue) -> Result<Option<i64>, Error> {
     let (mut n, mut lossless) = (0i64, false);
     check(
         unsafe { sys::napi_get_value_bigint_int64(env, v, &mut n, &mut lossless) },
@@ -165,7 +140,7 @@ pub fn get_bigint(env: Env, v: JsValue) -> Result<Option<i64>, Error> {
     Ok(lossless.then_some(n))
 }
 
-pub fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
+pub(crate) fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
     let mut len = 0usize;
     check(
         unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) },
@@ -174,15 +149,7 @@ pub fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
     let mut buf = vec![0u8; len + 1];
     let mut written = 0usize;
     check(
-        unsafe {
-            sys::napi_get_value_string_utf8(
-                env,
-                v,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut written,
-            )
-        },
+        unsafe { sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written) },
         "get_string",
     )?;
     buf.truncate(written);
@@ -191,12 +158,9 @@ pub fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
 }
 
 /// The bytes of a Buffer or Uint8Array, or None for any other object.
-pub fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> {
+pub(crate) fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> {
     let mut is_buffer = false;
-    check(
-        unsafe { sys::napi_is_buffer(env, v, &mut is_buffer) },
-        "is_buffer",
-    )?;
+    check(unsafe { sys::napi_is_buffer(env, v, &mut is_buffer) }, "is_buffer")?;
     if is_buffer {
         let (mut data, mut len) = (ptr::null_mut(), 0usize);
         check(
@@ -213,20 +177,9 @@ pub fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> {
     if !is_typed {
         return Ok(None);
     }
-    let (mut kind, mut len, mut data, mut ab, mut offset) =
-        (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+    let (mut kind, mut len, mut data, mut ab, mut offset) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
     check(
-        unsafe {
-            sys::napi_get_typedarray_info(
-                env,
-                v,
-                &mut kind,
-                &mut len,
-                &mut data,
-                &mut ab,
-                &mut offset,
-            )
-        },
+        unsafe { sys::napi_get_typedarray_info(env, v, &mut kind, &mut len, &mut data, &mut ab, &mut offset) },
         "typedarray_info",
     )?;
     if kind != sys::TypedarrayType::uint8_array {
@@ -245,7 +198,7 @@ fn copy_bytes(data: *const u8, len: usize) -> Vec<u8> {
 }
 
 /// Own enumerable string keys of an object, like `Object.keys`.
-pub fn own_keys(env: Env, obj: JsValue) -> Result<Vec<(String, JsValue)>, Error> {
+pub(crate) fn own_keys(env: Env, obj: JsValue) -> Result<Vec<(String, JsValue)>, Error> {
     let keys = out!("property_names", |r| sys::napi_get_all_property_names(
         env,
         obj,
@@ -259,24 +212,20 @@ pub fn own_keys(env: Env, obj: JsValue) -> Result<Vec<(String, JsValue)>, Error>
     for i in 0..n {
         let key = get_element(env, keys, i)?;
         let name = get_string(env, key)?;
-        let value = out!("get_property", |r| sys::napi_get_property(
-            env, obj, key, &mut r
-        ))?;
+        let value = out!("get_property", |r| sys::napi_get_property(env, obj, key, &mut r))?;
         out.push((name, value));
     }
     Ok(out)
 }
 
 /// `new Error(message)` with `code` set.
-pub fn error(env: Env, code: &str, message: &str) -> Result<JsValue, Error> {
+pub(crate) fn error(env: Env, code: &str, message: &str) -> Result<JsValue, Error> {
     let (c, m) = (string(env, code)?, string(env, message)?);
-    out!("create_error", |r| sys::napi_create_error(
-        env, c, m, &mut r
-    ))
+    out!("create_error", |r| sys::napi_create_error(env, c, m, &mut r))
 }
 
 /// Throws an `Error` with `code`; napi-rs then sees the pending exception and adds nothing.
-pub fn throw(env: Env, err: &Error) -> napi::Error {
+pub(crate) fn throw(env: Env, err: &Error) -> napi::Error {
     if let Ok(e) = error(env, err.code(), &err.to_string()) {
         unsafe { sys::napi_throw(env, e) };
     }
@@ -285,7 +234,7 @@ pub fn throw(env: Env, err: &Error) -> napi::Error {
 
 /// Calls `JSON.stringify(value)`; Ok(None) when it yields undefined, Err with the thrown
 /// message (cycles, BigInt) when it throws.
-pub fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>, String> {
+pub(crate) fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>, String> {
     let attempt = || -> Result<JsValue, Error> {
         let global = out!("get_global", |r| sys::napi_get_global(env, &mut r))?;
         let json = get_named(env, global, "JSON")?;
@@ -302,9 +251,7 @@ pub fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>, String
     };
     match attempt() {
         Ok(text) => match type_of(env, text) {
-            Ok(sys::ValueType::napi_string) => {
-                get_string(env, text).map(Some).map_err(|e| e.to_string())
-            }
+            Ok(sys::ValueType::napi_string) => get_string(env, text).map(Some).map_err(|e| e.to_string()),
             _ => Ok(None),
         },
         Err(e) => {
@@ -322,13 +269,13 @@ pub fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>, String
 }
 
 /// A handle scope closed on drop, so converting many results does not pile up handles.
-pub struct HandleScope {
+pub(crate) struct HandleScope {
     env: Env,
     scope: sys::napi_handle_scope,
 }
 
 impl HandleScope {
-    pub fn open(env: Env) -> HandleScope {
+    pub(crate) fn open(env: Env) -> HandleScope {
         let mut scope = ptr::null_mut();
         unsafe { sys::napi_open_handle_scope(env, &mut scope) };
         HandleScope { env, scope }

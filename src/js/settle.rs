@@ -8,6 +8,7 @@ use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use napi::sys::{self, napi_deferred, napi_threadsafe_function};
 
@@ -15,6 +16,9 @@ use crate::error::{Error, Result};
 use crate::js::convert::{output_to_js, IntegerMode};
 use crate::js::raw::{self, Env, HandleScope, JsValue};
 use crate::pool::job::{Completion, Output};
+
+/// Longest one drain converts results before yielding to the event loop.
+const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 
 struct Settled {
     slot: u32,
@@ -70,12 +74,7 @@ impl Drop for Notifier {
         let q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         if q.alive {
             // SAFETY: not finalized yet (checked under the lock); this is our one acquired thread.
-            unsafe {
-                sys::napi_release_threadsafe_function(
-                    self.tsfn,
-                    sys::ThreadsafeFunctionReleaseMode::release,
-                )
-            };
+            unsafe { sys::napi_release_threadsafe_function(self.tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
         }
     }
 }
@@ -115,11 +114,7 @@ impl MainSide {
                 Ok(v) => sys::napi_resolve_deferred(env, deferred, v),
                 Err((e, _)) => match raw::error(env, e.code(), &e.to_string()) {
                     Ok(err) => sys::napi_reject_deferred(env, deferred, err),
-                    Err(_) => sys::napi_reject_deferred(
-                        env,
-                        deferred,
-                        raw::undefined(env).unwrap_or(ptr::null_mut()),
-                    ),
+                    Err(_) => sys::napi_reject_deferred(env, deferred, raw::undefined(env).unwrap_or(ptr::null_mut())),
                 },
             };
         }
@@ -140,38 +135,151 @@ impl MainSide {
     }
 }
 
-unsafe extern "C" fn call_js(
-    env: Env,
-    _callback: JsValue,
-    context: *mut c_void,
-    _data: *mut c_void,
-) {
+unsafe extern "C" fn call_js(env: Env, _callback: JsValue, context: *mut c_void, _data: *mut c_void) {
     if env.is_null() || context.is_null() {
         return; // the function is being torn down with the environment
     }
     // SAFETY: `context` is the `Rc<MainSide>` leaked in `Settler::new`, freed only in `finalize`,
     // which Node runs after the last `call_js`.
-    let main = unsafe { &*(context as *const MainSide) };
-    let items = {
-        let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.scheduled = false;
-        std::mem::take(&mut q.ready)
-    };
-    let count = items.len();
-    for item in items {
+    drain(env, context as *const MainSide);
+}
+
+/// Settles everything ready, then yields: the next drain runs from `setImmediate`, after timers
+/// and I/O had their turn. Without this, Node's dispatcher calls `call_js` back to back for as
+/// long as pool threads keep finishing work, and a busy pool would starve the event loop.
+/// `scheduled` stays true until a drain finds nothing new, so pool threads do not wake us twice.
+fn drain(env: Env, main_ptr: *const MainSide) {
+    // SAFETY: callers pass a pointer kept alive by the threadsafe function's context or by the
+    // external argument of `resume`, both owning a strong count.
+    let main = unsafe { &*main_ptr };
+    let items = std::mem::take(&mut main.shared.queue.lock().unwrap_or_else(|p| p.into_inner()).ready);
+    let started = Instant::now();
+    let mut items = items.into_iter();
+    let mut count = 0;
+    for item in items.by_ref() {
         main.settle(env, item);
+        count += 1;
+        if started.elapsed() >= DRAIN_BUDGET {
+            break;
+        }
+    }
+    let rest: Vec<Settled> = items.collect();
+    if !rest.is_empty() {
+        // Out of budget: the rest goes first in the next drain.
+        let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let newer = std::mem::replace(&mut q.ready, rest);
+        q.ready.extend(newer);
     }
     main.adjust_pending(-(count as isize));
+    if schedule_resume(env, main_ptr).is_err() {
+        // Cannot yield (environment shutting down): hand the next wake-up back to pool threads.
+        let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.scheduled = false;
+        if !q.ready.is_empty() && q.alive {
+            // SAFETY: on the JavaScript thread with the function not finalized (`alive`).
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    main.tsfn.get(),
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
+            q.scheduled = true;
+        }
+    }
+}
+
+/// `setImmediate(resume, external)`, the external holding a strong count on `MainSide` until
+/// the callback has run and the external is collected.
+fn schedule_resume(env: Env, main_ptr: *const MainSide) -> Result<()> {
+    // SAFETY: `main_ptr` came from `Rc::into_raw` and is alive (see `drain`).
+    unsafe { Rc::increment_strong_count(main_ptr) };
+    let mut external = ptr::null_mut();
+    let status = unsafe {
+        sys::napi_create_external(
+            env,
+            main_ptr as *mut c_void,
+            Some(release_main),
+            ptr::null_mut(),
+            &mut external,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        // SAFETY: the external was not created, so its finalizer will never drop this count.
+        unsafe { Rc::decrement_strong_count(main_ptr) };
+        return Err(Error::Internal("cannot create the resume handle".into()));
+    }
+    let mut function = ptr::null_mut();
+    let name = "swarmPersistenceSettle";
+    raw::check(
+        unsafe {
+            sys::napi_create_function(
+                env,
+                name.as_ptr().cast(),
+                name.len() as isize,
+                Some(resume),
+                ptr::null_mut(),
+                &mut function,
+            )
+        },
+        "create_function",
+    )?;
+    let mut global = ptr::null_mut();
+    raw::check(unsafe { sys::napi_get_global(env, &mut global) }, "get_global")?;
+    let set_immediate = raw::get_named(env, global, "setImmediate")?;
+    let args = [function, external];
+    let mut ignored = ptr::null_mut();
+    raw::check(
+        unsafe { sys::napi_call_function(env, global, set_immediate, 2, args.as_ptr(), &mut ignored) },
+        "setImmediate",
+    )
+}
+
+unsafe extern "C" fn resume(env: Env, info: sys::napi_callback_info) -> JsValue {
+    let mut argc = 1usize;
+    let mut argv = [ptr::null_mut(); 1];
+    let mut data = ptr::null_mut();
+    // SAFETY: called by Node as a function with one argument, the external made in `schedule_resume`.
+    let ok = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        ) == sys::Status::napi_ok
+            && argc == 1
+            && sys::napi_get_value_external(env, argv[0], &mut data) == sys::Status::napi_ok
+    };
+    if !ok || data.is_null() {
+        return ptr::null_mut();
+    }
+    let main_ptr = data as *const MainSide;
+    // SAFETY: the external, reachable as our argument, holds a strong count.
+    let main = unsafe { &*main_ptr };
+    let more = {
+        let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.ready.is_empty() {
+            q.scheduled = false;
+        }
+        !q.ready.is_empty()
+    };
+    if more {
+        drain(env, main_ptr);
+    }
+    ptr::null_mut()
+}
+
+unsafe extern "C" fn release_main(_env: Env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: the strong count taken in `schedule_resume` for this external.
+    unsafe { Rc::decrement_strong_count(data as *const MainSide) };
 }
 
 unsafe extern "C" fn finalize(_env: Env, data: *mut c_void, _hint: *mut c_void) {
     // SAFETY: `data` is the pointer from `Rc::into_raw` in `Settler::new`, finalized once.
     let main = unsafe { Rc::from_raw(data as *const MainSide) };
-    main.shared
-        .queue
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .alive = false;
+    main.shared.queue.lock().unwrap_or_else(|p| p.into_inner()).alive = false;
 }
 
 /// Makes promises whose completions may run on any thread.
@@ -182,7 +290,7 @@ pub struct Settler {
 }
 
 impl Settler {
-    pub fn new(env: Env, mode: IntegerMode) -> Result<Settler> {
+    pub(crate) fn new(env: Env, mode: IntegerMode) -> Result<Settler> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 ready: Vec::new(),
@@ -236,7 +344,7 @@ impl Settler {
 
     /// A new pending promise and the completion that settles it from any thread. A completion
     /// dropped without being called rejects its promise with `POOL_CLOSED`, so none hangs.
-    pub fn promise(&self) -> Result<(Completion, JsValue)> {
+    pub(crate) fn promise(&self) -> Result<(Completion, JsValue)> {
         let env = self.main.env;
         let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
         raw::check(
@@ -260,13 +368,6 @@ impl Settler {
             notifier: Some(Arc::clone(&self.notifier)),
         };
         Ok((Box::new(move |result| guard.settle(result)), promise))
-    }
-
-    /// A promise already rejected with `err` (still settled asynchronously, like every other).
-    pub fn rejected(&self, err: Error) -> Result<JsValue> {
-        let (done, promise) = self.promise()?;
-        done(Err(err));
-        Ok(promise)
     }
 }
 

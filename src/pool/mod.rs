@@ -104,10 +104,7 @@ impl Pool {
             let deadline = Deadline::new();
             deadline.install(&mut conn)?;
             deadlines.push(Arc::clone(&deadline));
-            probes.push(Probe {
-                lane,
-                pings: ping_tx,
-            });
+            probes.push(Probe { lane, pings: ping_tx });
             let jobs = if lane == Lane::Read {
                 read_rx.clone()
             } else {
@@ -231,9 +228,7 @@ impl Pool {
 
     /// Environment teardown: refuse what is queued, interrupt what runs, join every thread.
     pub fn shutdown_now(&self) {
-        self.ctx
-            .abort
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.ctx.abort.store(true, std::sync::atomic::Ordering::Release);
         for deadline in &self.deadlines {
             deadline.expire_now();
         }
@@ -248,10 +243,7 @@ impl Pool {
     }
 
     fn stop_taking_work(&self) {
-        self.senders
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        self.senders.write().unwrap_or_else(|p| p.into_inner()).take();
         lock(&self.health_stop).take();
     }
 

@@ -74,8 +74,7 @@ impl ReaderThread {
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
         let mut ok = probe(&self.conn);
         if !ok {
-            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_reader)
-                && probe(&self.conn);
+            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_reader) && probe(&self.conn);
         }
         let _ = ping.reply.send(PingReply {
             lane: self.lane,

@@ -40,10 +40,7 @@ impl Pool {
             total_connections: 1 + self.config().max_readers + self.config().max_workers,
             active_connections: busy_read + busy_worker + writer_busy,
             available_readers: h.readers_answering.load(Relaxed).saturating_sub(busy_read),
-            available_workers: h
-                .workers_answering
-                .load(Relaxed)
-                .saturating_sub(busy_worker),
+            available_workers: h.workers_answering.load(Relaxed).saturating_sub(busy_worker),
             healthy: h.healthy.load(Relaxed),
         }
     }

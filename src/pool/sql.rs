@@ -90,9 +90,7 @@ impl Pool {
             StatementKind::Alone => true,
             StatementKind::Batched => false,
         };
-        let work = Box::new(move |conn: &Connection| {
-            run_statement(conn, &sql, &params).map(Output::Write)
-        });
+        let work = Box::new(move |conn: &Connection| run_statement(conn, &sql, &params).map(Output::Write));
         let mut job = Job::new(work, done);
         job.alone = alone;
         self.submit(Lane::Write, job);
@@ -104,7 +102,9 @@ impl Pool {
             let refused = match classify(&s.sql) {
                 _ if s.sql.trim().is_empty() => Some("is empty"),
                 StatementKind::Batched => None,
-                StatementKind::Alone => Some("cannot run inside a transaction (VACUUM, PRAGMA, ATTACH); send it with write()"),
+                StatementKind::Alone => {
+                    Some("cannot run inside a transaction (VACUUM, PRAGMA, ATTACH); send it with write()")
+                }
                 StatementKind::TransactionControl => Some("controls transactions, which transaction() already does"),
             };
             if let Some(why) = refused {
@@ -114,8 +114,7 @@ impl Pool {
         let work = Box::new(move |conn: &Connection| {
             let mut results = Vec::with_capacity(statements.len());
             for (i, s) in statements.iter().enumerate() {
-                results
-                    .push(run_statement(conn, &s.sql, &s.params).map_err(|e| at_statement(i, e))?);
+                results.push(run_statement(conn, &s.sql, &s.params).map_err(|e| at_statement(i, e))?);
             }
             Ok(Output::Writes(results))
         });

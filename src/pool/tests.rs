@@ -106,10 +106,7 @@ fn a_failing_write_fails_alone() -> Result<()> {
     for _ in 0..3 {
         let (v, r) = rx.recv().expect("result");
         match v {
-            "dup" => assert_eq!(
-                r.map(|_| ()).map_err(|e| e.code()),
-                Err("SQLITE_CONSTRAINT_UNIQUE")
-            ),
+            "dup" => assert_eq!(r.map(|_| ()).map_err(|e| e.code()), Err("SQLITE_CONSTRAINT_UNIQUE")),
             _ => assert!(r.is_ok()),
         }
     }
@@ -140,8 +137,7 @@ fn transaction_is_all_or_nothing() -> Result<()> {
         sql: "INSERT INTO t(v) VALUES (?)".into(),
         params: Params::Positional(vec![v.into()]),
     };
-    let err = wait(|done| pool.transaction(vec![stmt("x"), stmt("y"), stmt("x")], done))
-        .expect_err("dup");
+    let err = wait(|done| pool.transaction(vec![stmt("x"), stmt("y"), stmt("x")], done)).expect_err("dup");
     assert_eq!(err.code(), "SQLITE_CONSTRAINT_UNIQUE");
     assert!(err.to_string().starts_with("statement 2"), "{err}");
     assert_eq!(count(&pool)?, 0);
@@ -167,8 +163,7 @@ fn writes_sent_to_readers_are_refused() -> Result<()> {
         })
         .expect_err("read-only");
         assert_eq!(err.code(), "READ_ONLY");
-        let err = wait(|d| pool.query(lane, "BEGIN".into(), Params::None, Fetch::All, d))
-            .expect_err("begin");
+        let err = wait(|d| pool.query(lane, "BEGIN".into(), Params::None, Fetch::All, d)).expect_err("begin");
         assert_eq!(err.code(), "READ_ONLY");
     }
     let err = write(&pool, "COMMIT", Params::None).expect_err("tx control");
@@ -280,20 +275,10 @@ fn a_runaway_query_is_interrupted_and_the_worker_recovers() -> Result<()> {
         ..small_config()
     };
     let pool = open("runaway", config)?;
-    let forever =
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c";
-    let err = wait(|d| pool.query(Lane::Worker, forever.into(), Params::None, Fetch::All, d))
-        .expect_err("timeout");
+    let forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c";
+    let err = wait(|d| pool.query(Lane::Worker, forever.into(), Params::None, Fetch::All, d)).expect_err("timeout");
     assert_eq!(err.code(), "QUERY_TIMEOUT");
-    let ok = wait(|d| {
-        pool.query(
-            Lane::Worker,
-            "SELECT 42".into(),
-            Params::None,
-            Fetch::First,
-            d,
-        )
-    })?;
+    let ok = wait(|d| pool.query(Lane::Worker, "SELECT 42".into(), Params::None, Fetch::First, d))?;
     assert!(matches!(ok, Output::Row(Some(ref r)) if r.values == vec![Value::Integer(42)]));
     close(&pool);
     Ok(())
@@ -324,11 +309,7 @@ fn close_drains_then_refuses() -> Result<()> {
 #[test]
 fn memory_databases_are_shared_with_readers_and_removed() -> Result<()> {
     let pool = Pool::open(":memory:", small_config())?;
-    write(
-        &pool,
-        "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)",
-        Params::None,
-    )?;
+    write(&pool, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)", Params::None)?;
     write(&pool, "INSERT INTO t(v) VALUES ('m')", Params::None)?;
     assert_eq!(count(&pool)?, 1);
     let path = pool.path().to_path_buf();

@@ -105,12 +105,7 @@ impl ThreadContext {
     /// Runs `work` under the query deadline, turning a panic into `INTERNAL_ERROR` and an
     /// interrupt into `QUERY_TIMEOUT` (or `POOL_CLOSED` when aborting). The flag says whether the
     /// connection must be replaced.
-    pub fn run(
-        &self,
-        conn: &Connection,
-        deadline: &Deadline,
-        work: Work,
-    ) -> (Result<Output>, bool) {
+    pub fn run(&self, conn: &Connection, deadline: &Deadline, work: Work) -> (Result<Output>, bool) {
         deadline.arm(self.config.query_timeout);
         let outcome = catch_unwind(AssertUnwindSafe(|| work(conn)));
         let expired = deadline.expired();
@@ -139,9 +134,7 @@ impl ThreadContext {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                let message = format!(
-                    "internal error while running the job ({what}); its connection was replaced"
-                );
+                let message = format!("internal error while running the job ({what}); its connection was replaced");
                 (Err(Error::Internal(message)), true)
             }
         }

@@ -76,9 +76,7 @@ impl WriterThread {
             }
         }
         // Leave a small WAL behind for whoever opens the file next.
-        let _ = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 
     /// Runs a drained batch in order: runs of ordinary jobs share a transaction, jobs that must
@@ -160,9 +158,7 @@ impl WriterThread {
         if commits > 0 {
             ctx.stats.commits.fetch_add(commits, Ordering::Relaxed);
             ctx.stats.batch_sizes.record_value(count as u64);
-            ctx.stats
-                .largest_batch
-                .fetch_max(count as u64, Ordering::Relaxed);
+            ctx.stats.largest_batch.fetch_max(count as u64, Ordering::Relaxed);
         }
         busy.fetch_sub(count, Ordering::Relaxed);
         if broken {
@@ -198,8 +194,7 @@ impl WriterThread {
         match result {
             Ok(out) => exec(&self.conn, "RELEASE job").map(|()| out),
             Err(err) => {
-                let undone = exec(&self.conn, "ROLLBACK TO job")
-                    .and_then(|()| exec(&self.conn, "RELEASE job"));
+                let undone = exec(&self.conn, "ROLLBACK TO job").and_then(|()| exec(&self.conn, "RELEASE job"));
                 if let Err(fatal) = undone {
                     let _ = exec(&self.conn, "ROLLBACK");
                     *in_tx = false;
@@ -214,12 +209,7 @@ impl WriterThread {
         let job = match ctx.admit(Lane::Write, job) {
             Ok(job) => job,
             Err((job, err)) => {
-                ctx.account(
-                    Lane::Write,
-                    job.queued_at,
-                    Duration::ZERO,
-                    &Err(err.clone()),
-                );
+                ctx.account(Lane::Write, job.queued_at, Duration::ZERO, &Err(err.clone()));
                 return (job.done)(Err(err));
             }
         };
@@ -261,9 +251,7 @@ impl WriterThread {
         if busy == 0 {
             ctx.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
             if mode == "TRUNCATE" {
-                ctx.stats
-                    .truncate_checkpoints
-                    .fetch_add(1, Ordering::Relaxed);
+                ctx.stats.truncate_checkpoints.fetch_add(1, Ordering::Relaxed);
             }
         }
         let after = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
@@ -273,8 +261,7 @@ impl WriterThread {
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
         let mut ok = probe(&self.conn);
         if !ok {
-            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_writer)
-                && probe(&self.conn);
+            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_writer) && probe(&self.conn);
         }
         let _ = ping.reply.send(PingReply {
             lane: Lane::Write,

@@ -41,9 +41,7 @@ pub fn first_keyword(sql: &str) -> String {
 
 pub fn classify(sql: &str) -> StatementKind {
     match first_keyword(sql).as_str() {
-        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => {
-            StatementKind::TransactionControl
-        }
+        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => StatementKind::TransactionControl,
         "VACUUM" | "ATTACH" | "DETACH" | "PRAGMA" => StatementKind::Alone,
         _ => StatementKind::Batched,
     }
@@ -63,16 +61,10 @@ mod test {
     #[test]
     fn sorts_statements() {
         assert_eq!(classify("INSERT INTO t VALUES (1)"), StatementKind::Batched);
-        assert_eq!(
-            classify("with x as (select 1) select * from x"),
-            StatementKind::Batched
-        );
+        assert_eq!(classify("with x as (select 1) select * from x"), StatementKind::Batched);
         assert_eq!(classify("VACUUM"), StatementKind::Alone);
         assert_eq!(classify("pragma journal_mode=wal"), StatementKind::Alone);
-        assert_eq!(
-            classify("begin immediate"),
-            StatementKind::TransactionControl
-        );
+        assert_eq!(classify("begin immediate"), StatementKind::TransactionControl);
         assert_eq!(classify("Release sp"), StatementKind::TransactionControl);
     }
 }

@@ -30,8 +30,7 @@ impl Deadline {
 
     pub fn arm(&self, limit: Duration) {
         let at = self.epoch.elapsed() + limit;
-        self.at_micros
-            .store((at.as_micros() as u64).max(1), Ordering::Relaxed);
+        self.at_micros.store((at.as_micros() as u64).max(1), Ordering::Relaxed);
     }
 
     pub fn disarm(&self) {

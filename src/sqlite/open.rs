@@ -73,9 +73,7 @@ pub fn open_writer(db: &DbPath, config: &PoolConfig) -> Result<Connection> {
     if let Some(dir) = db.path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| cant_open(&db.path, e))?;
     }
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(&db.path, flags).map_err(|e| annotate(&db.path, e))?;
     conn.busy_timeout(config.busy_timeout)?;
     let mode: String = conn
@@ -160,9 +158,7 @@ mod test {
         let w = open_writer(&db, &PoolConfig::default())?;
         w.execute_batch("CREATE TABLE t(x)")?;
         let r = open_reader(&db, &PoolConfig::default())?;
-        let err = r
-            .execute("INSERT INTO t VALUES (1)", [])
-            .expect_err("read-only");
+        let err = r.execute("INSERT INTO t VALUES (1)", []).expect_err("read-only");
         assert!(Error::from(err).code().starts_with("SQLITE_READONLY"));
         Ok(())
     }

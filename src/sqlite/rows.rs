@@ -14,10 +14,7 @@ pub struct RowSet {
 
 impl RowSet {
     pub fn row_count(&self) -> usize {
-        self.values
-            .len()
-            .checked_div(self.columns.len())
-            .unwrap_or(0)
+        self.values.len().checked_div(self.columns.len()).unwrap_or(0)
     }
 
     pub fn rows(&self) -> impl Iterator<Item = &[Value]> {

@@ -133,10 +133,7 @@ pub fn field(fields: &'static [Field], key: &str, what: &str) -> Result<&'static
         .find(|f| f.column == key || f.camel == key)
         .ok_or_else(|| {
             let known: Vec<&str> = fields.iter().map(|f| f.camel).collect();
-            Error::invalid(format!(
-                "{what}: unknown field \"{key}\" (known: {})",
-                known.join(", ")
-            ))
+            Error::invalid(format!("{what}: unknown field \"{key}\" (known: {})", known.join(", ")))
         })
 }
 
@@ -153,9 +150,7 @@ impl Update {
         }
         for (i, (column, _)) in sets.iter().enumerate() {
             if sets[..i].iter().any(|(c, _)| c == column) {
-                return Err(Error::invalid(format!(
-                    "{what}: field {column} given twice"
-                )));
+                return Err(Error::invalid(format!("{what}: field {column} given twice")));
             }
         }
         Ok(Update { sets })
@@ -184,12 +179,7 @@ mod test {
             field(TASK_FIELDS, "assigned_agents", "t").map(|f| f.column),
             Ok("assigned_agents")
         );
-        let err = field(
-            TASK_FIELDS,
-            "status = 'x'; DROP TABLE tasks; --",
-            "updateTask",
-        )
-        .expect_err("refused");
+        let err = field(TASK_FIELDS, "status = 'x'; DROP TABLE tasks; --", "updateTask").expect_err("refused");
         assert_eq!(err.code(), "INVALID_ARGUMENT");
         assert!(Update::new(vec![], "t").is_err());
         assert!(Update::new(vec![("status", Value::Null), ("status", Value::Null)], "t").is_err());

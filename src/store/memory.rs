@@ -41,13 +41,18 @@ impl Store {
                      ON CONFLICT(agent_id, key) DO UPDATE SET value = excluded.value, ttl_secs = excluded.ttl_secs,
                        expires_at = excluded.expires_at, updated_at = excluded.updated_at"
                 );
-                execute(conn, &sql, &[&id, &agent_id, &key, &value, &ttl_stored, &expires_at]).map(write_json).map_err(|e| match e {
-                    Error::Sqlite { code: "SQLITE_CONSTRAINT_FOREIGNKEY", .. } => Error::Sqlite {
-                        code: "SQLITE_CONSTRAINT_FOREIGNKEY",
-                        message: format!("storeMemory: agent \"{agent_id}\" does not exist"),
-                    },
-                    other => other,
-                })
+                execute(conn, &sql, &[&id, &agent_id, &key, &value, &ttl_stored, &expires_at])
+                    .map(write_json)
+                    .map_err(|e| match e {
+                        Error::Sqlite {
+                            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+                            ..
+                        } => Error::Sqlite {
+                            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+                            message: format!("storeMemory: agent \"{agent_id}\" does not exist"),
+                        },
+                        other => other,
+                    })
             }),
             done,
         );
@@ -56,8 +61,7 @@ impl Store {
     pub fn get_memory(&self, agent_id: String, key: String, done: Completion) {
         self.read(
             Box::new(move |conn| {
-                let sql =
-                    format!("SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {LIVE}");
+                let sql = format!("SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {LIVE}");
                 let mut rows = query(conn, &sql, &[&agent_id, &key], MEMORY_JSON)?;
                 Ok(if rows.is_empty() {
                     Json::Null
@@ -72,7 +76,9 @@ impl Store {
     pub fn get_all_memory(&self, agent_id: String, done: Completion) {
         self.read(
             Box::new(move |conn| {
-                let sql = format!("SELECT * FROM agent_memory WHERE agent_id = ? AND {LIVE} ORDER BY updated_at DESC, rowid DESC");
+                let sql = format!(
+                    "SELECT * FROM agent_memory WHERE agent_id = ? AND {LIVE} ORDER BY updated_at DESC, rowid DESC"
+                );
                 Ok(Json::Array(query(conn, &sql, &[&agent_id], MEMORY_JSON)?))
             }),
             done,

@@ -66,8 +66,7 @@ impl Store {
         let started = Instant::now();
         Box::new(move |result: Result<Output>| {
             ops.operations.fetch_add(1, Relaxed);
-            ops.total_us
-                .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+            ops.total_us.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
             if result.is_err() {
                 ops.errors.fetch_add(1, Relaxed);
             }
@@ -81,10 +80,8 @@ impl Store {
     }
 
     fn write(&self, work: Work<Json>, done: Completion) {
-        self.pool.write_with(
-            Box::new(move |conn| work(conn).map(Output::Json)),
-            self.track(done),
-        );
+        self.pool
+            .write_with(Box::new(move |conn| work(conn).map(Output::Json)), self.track(done));
     }
 
     fn read(&self, work: Work<Json>, done: Completion) {
@@ -109,11 +106,7 @@ pub fn unique_id(prefix: &str) -> String {
         h.finish()
     });
     let ms = crate::pool::health::unix_ms();
-    format!(
-        "{prefix}_{ms}_{:08x}_{}",
-        seed as u32,
-        NEXT.fetch_add(1, Relaxed)
-    )
+    format!("{prefix}_{ms}_{:08x}_{}", seed as u32, NEXT.fetch_add(1, Relaxed))
 }
 
 #[cfg(test)]

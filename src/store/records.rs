@@ -54,8 +54,7 @@ impl Store {
                     "UPDATE neural_networks SET {}, updated_at = CURRENT_TIMESTAMP WHERE id = ?",
                     update.set_clause()
                 );
-                let mut params: Vec<&dyn ToSql> =
-                    update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
+                let mut params: Vec<&dyn ToSql> = update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
                 params.push(&id);
                 execute(conn, &sql, &params).map(write_json)
             }),
@@ -100,13 +99,7 @@ impl Store {
     }
 
     /// The newest 100 metrics of an entity, optionally of one name.
-    pub fn get_metrics(
-        &self,
-        entity_type: String,
-        entity_id: String,
-        name: Option<String>,
-        done: Completion,
-    ) {
+    pub fn get_metrics(&self, entity_type: String, entity_id: String, name: Option<String>, done: Completion) {
         self.read(
             Box::new(move |conn| {
                 let rows = match &name {
@@ -130,13 +123,7 @@ impl Store {
         );
     }
 
-    pub fn log_event(
-        &self,
-        swarm_id: Option<String>,
-        event_type: String,
-        data: Option<String>,
-        done: Completion,
-    ) {
+    pub fn log_event(&self, swarm_id: Option<String>, event_type: String, data: Option<String>, done: Completion) {
         self.write(
             Box::new(move |conn| {
                 execute(

@@ -101,9 +101,6 @@ mod test {
         assert_eq!(s["statistics"]["error_rate_percent"], 33.33);
         assert_eq!(s["statistics"]["success_rate_percent"], 66.67);
         assert_eq!(s["statistics"]["average_response_time_ms"], 3.0);
-        assert_eq!(
-            pool_stats(None, &ops)["persistence_metrics"]["error_rate"],
-            "33.33%"
-        );
+        assert_eq!(pool_stats(None, &ops)["persistence_metrics"]["error_rate"], "33.33%");
     }
 }

@@ -35,9 +35,7 @@ fn parsed(v: &Value, missing: Missing) -> Json {
         Missing::Null => Json::Null,
     };
     match v {
-        Value::Text(s) if !s.is_empty() => {
-            serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone()))
-        }
+        Value::Text(s) if !s.is_empty() => serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone())),
         Value::Null | Value::Text(_) => empty(),
         other => plain(other),
     }
@@ -63,12 +61,7 @@ pub fn to_json(rows: &RowSet, json: JsonColumns) -> Vec<Json> {
         .collect()
 }
 
-pub fn query(
-    conn: &Connection,
-    sql: &str,
-    params: &[&dyn ToSql],
-    json: JsonColumns,
-) -> Result<Vec<Json>> {
+pub fn query(conn: &Connection, sql: &str, params: &[&dyn ToSql], json: JsonColumns) -> Result<Vec<Json>> {
     let mut stmt = conn.prepare_cached(sql)?;
     for (i, p) in params.iter().enumerate() {
         stmt.raw_bind_parameter(i + 1, *p)?;

@@ -15,10 +15,7 @@ const AGENT_JSON: JsonColumns = &[
     ("neural_config", Missing::Object),
     ("metrics", Missing::Object),
 ];
-const TASK_JSON: JsonColumns = &[
-    ("assigned_agents", Missing::Array),
-    ("result", Missing::Null),
-];
+const TASK_JSON: JsonColumns = &[("assigned_agents", Missing::Array), ("result", Missing::Null)];
 
 fn first(mut rows: Vec<Json>) -> Json {
     if rows.is_empty() {
@@ -100,12 +97,7 @@ impl Store {
     pub fn update_agent_status(&self, agent_id: String, status: String, done: Completion) {
         self.write(
             Box::new(move |conn| {
-                execute(
-                    conn,
-                    "UPDATE agents SET status = ? WHERE id = ?",
-                    &[&status, &agent_id],
-                )
-                .map(write_json)
+                execute(conn, "UPDATE agents SET status = ? WHERE id = ?", &[&status, &agent_id]).map(write_json)
             }),
             done,
         );
@@ -172,8 +164,7 @@ impl Store {
         self.write(
             Box::new(move |conn| {
                 let sql = format!("UPDATE tasks SET {} WHERE id = ?", update.set_clause());
-                let mut params: Vec<&dyn ToSql> =
-                    update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
+                let mut params: Vec<&dyn ToSql> = update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
                 params.push(&task_id);
                 execute(conn, &sql, &params).map(write_json)
             }),
@@ -199,12 +190,7 @@ impl Store {
         self.read(
             Box::new(move |conn| {
                 let rows = match &status {
-                    None => query(
-                        conn,
-                        "SELECT * FROM tasks WHERE swarm_id = ?",
-                        &[&swarm_id],
-                        TASK_JSON,
-                    )?,
+                    None => query(conn, "SELECT * FROM tasks WHERE swarm_id = ?", &[&swarm_id], TASK_JSON)?,
                     Some(s) => query(
                         conn,
                         "SELECT * FROM tasks WHERE swarm_id = ? AND status = ?",

@@ -63,10 +63,7 @@ fn swarms_and_agents_round_trip() -> Result<()> {
     let first = json(wait(|d| s.create_swarm(swarm("s1"), d))?);
     assert_eq!(first["changes"], 1);
     let again = json(wait(|d| s.create_swarm(swarm("s1"), d))?);
-    assert_eq!(
-        again,
-        json!({ "id": "s1", "changes": 0, "lastInsertRowid": null })
-    );
+    assert_eq!(again, json!({ "id": "s1", "changes": 0, "lastInsertRowid": null }));
     wait(|d| s.create_agent(agent("a1", "s1"), d))?;
     let got = json(wait(|d| s.get_agent("a1".into(), d))?);
     assert_eq!(got["capabilities"], json!(["x"]));
