@@ -1,9 +1,11 @@
 //! JavaScript values to SQL values and parameters, and job results back to JavaScript, exactly
 //! as design.md's value table says.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ptr;
 
-use napi::sys::ValueType as T;
+use napi::sys::{self, ValueType as T};
 use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
@@ -98,11 +100,11 @@ pub(crate) fn value_to_js(env: Env, v: &Value, mode: IntegerMode) -> Result<JsVa
     }
 }
 
-fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode) -> Result<JsValue> {
+fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode, cache: &KeyCache) -> Result<JsValue> {
     let keys = rows
         .columns
         .iter()
-        .map(|c| raw::string(env, c))
+        .map(|c| cache.key(env, c))
         .collect::<Result<Vec<_>>>()?;
     let out = raw::array(env, rows.row_count())?;
     for (i, row) in rows.rows().enumerate() {
@@ -115,11 +117,11 @@ fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode) -> Result<JsValue> {
     Ok(out)
 }
 
-fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode) -> Result<JsValue> {
+fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, cache: &KeyCache) -> Result<JsValue> {
     let obj = raw::object(env)?;
     if let Some(row) = rows.rows().next() {
         for (col, value) in rows.columns.iter().zip(row) {
-            raw::set_named(env, obj, col, value_to_js(env, value, mode)?)?;
+            raw::set(env, obj, cache.key(env, col)?, value_to_js(env, value, mode)?)?;
         }
     }
     Ok(obj)
@@ -137,12 +139,7 @@ fn write_to_js(env: Env, w: &WriteResult) -> Result<JsValue> {
     Ok(obj)
 }
 
-pub(crate) fn json_to_js(env: Env, v: &Json) -> Result<JsValue> {
-    json_to_js_keys(env, v, &mut HashMap::new())
-}
-
-/// Rows come back as arrays of objects with the same keys: each key string is made once.
-fn json_to_js_keys<'a>(env: Env, v: &'a Json, keys: &mut HashMap<&'a str, JsValue>) -> Result<JsValue> {
+pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>) -> Result<JsValue> {
     match v {
         Json::Null => raw::null(env),
         Json::Bool(b) => raw::boolean(env, *b),
@@ -151,32 +148,79 @@ fn json_to_js_keys<'a>(env: Env, v: &'a Json, keys: &mut HashMap<&'a str, JsValu
         Json::Array(items) => {
             let arr = raw::array(env, items.len())?;
             for (i, item) in items.iter().enumerate() {
-                raw::set_element(env, arr, i as u32, json_to_js_keys(env, item, keys)?)?;
+                raw::set_element(env, arr, i as u32, json_to_js(env, item, keys)?)?;
             }
             Ok(arr)
         }
         Json::Object(map) => {
             let obj = raw::object(env)?;
             for (k, item) in map {
-                let key = match keys.get(k.as_str()) {
-                    Some(key) => *key,
-                    None => {
-                        let key = raw::string(env, k)?;
-                        keys.insert(k.as_str(), key);
-                        key
-                    }
+                let key = match keys {
+                    Some(cache) => cache.key(env, k)?,
+                    None => raw::string(env, k)?,
                 };
-                raw::set(env, obj, key, json_to_js_keys(env, item, keys)?)?;
+                raw::set(env, obj, key, json_to_js(env, item, keys)?)?;
             }
             Ok(obj)
         }
     }
 }
 
-pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode) -> Result<JsValue> {
+/// Property names kept as JavaScript strings across results (up to `KEY_CACHE_LIMIT`), so the
+/// same column names are not created and internalized again for every row of every result.
+pub(crate) struct KeyCache {
+    env: Env,
+    names: RefCell<HashMap<String, sys::napi_ref>>,
+}
+
+const KEY_CACHE_LIMIT: usize = 1024;
+
+impl KeyCache {
+    pub(crate) fn new(env: Env) -> KeyCache {
+        KeyCache {
+            env,
+            names: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn key(&self, env: Env, name: &str) -> Result<JsValue> {
+        if let Some(reference) = self.names.borrow().get(name) {
+            let mut value = ptr::null_mut();
+            // SAFETY: a live reference made below in this env; see raw.rs for the env contract.
+            raw::check(
+                unsafe { sys::napi_get_reference_value(env, *reference, &mut value) },
+                "get_reference_value",
+            )?;
+            if !value.is_null() {
+                return Ok(value);
+            }
+        }
+        let value = raw::string(env, name)?;
+        let mut names = self.names.borrow_mut();
+        if names.len() < KEY_CACHE_LIMIT {
+            let mut reference = ptr::null_mut();
+            // SAFETY: as above; the reference is deleted in Drop.
+            if unsafe { sys::napi_create_reference(env, value, 1, &mut reference) } == sys::Status::napi_ok {
+                names.insert(name.to_owned(), reference);
+            }
+        }
+        Ok(value)
+    }
+}
+
+impl Drop for KeyCache {
+    fn drop(&mut self) {
+        for (_, reference) in self.names.get_mut().drain() {
+            // SAFETY: dropped on the JavaScript thread (with the settler's context) in its env.
+            unsafe { sys::napi_delete_reference(self.env, reference) };
+        }
+    }
+}
+
+pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, cache: &KeyCache) -> Result<JsValue> {
     match out {
-        Output::Rows(rows) => rows_to_js(env, rows, mode),
-        Output::Row(Some(rows)) => first_row_to_js(env, rows, mode),
+        Output::Rows(rows) => rows_to_js(env, rows, mode, cache),
+        Output::Row(Some(rows)) => first_row_to_js(env, rows, mode, cache),
         Output::Row(None) => raw::null(env),
         Output::Write(w) => write_to_js(env, w),
         Output::Writes(ws) => {
@@ -186,7 +230,7 @@ pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode) -> Result<
             }
             Ok(arr)
         }
-        Output::Json(v) => json_to_js(env, v),
+        Output::Json(v) => json_to_js(env, v, Some(cache)),
         Output::Done => raw::undefined(env),
     }
 }

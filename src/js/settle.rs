@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use napi::sys::{self, napi_deferred, napi_threadsafe_function};
 
 use crate::error::{Error, Result};
-use crate::js::convert::{output_to_js, IntegerMode};
+use crate::js::convert::{output_to_js, IntegerMode, KeyCache};
 use crate::js::raw::{self, Env, HandleScope, JsValue};
 use crate::pool::job::{Completion, Output};
 
@@ -89,6 +89,7 @@ struct MainSide {
     free: RefCell<Vec<u32>>,
     pending: Cell<usize>,
     mode: IntegerMode,
+    keys: KeyCache,
 }
 
 impl MainSide {
@@ -104,7 +105,7 @@ impl MainSide {
         self.free.borrow_mut().push(settled.slot);
         let _scope = HandleScope::open(env);
         let value = match &settled.result {
-            Ok(out) => output_to_js(env, out, self.mode).map_err(|e| (e, true)),
+            Ok(out) => output_to_js(env, out, self.mode, &self.keys).map_err(|e| (e, true)),
             Err(e) => Err((e.clone(), false)),
         };
         // SAFETY: `deferred` came from napi_create_promise in this env and is settled exactly once
@@ -307,6 +308,7 @@ impl Settler {
             free: RefCell::new(Vec::new()),
             pending: Cell::new(0),
             mode,
+            keys: KeyCache::new(env),
         });
         let context = Rc::into_raw(Rc::clone(&main)) as *mut c_void;
         let mut tsfn = ptr::null_mut();
