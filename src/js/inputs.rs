@@ -24,6 +24,11 @@ pub(crate) fn string(env: Env, v: JsValue, what: &str) -> Result<String> {
     Ok(s)
 }
 
+/// Two required string arguments, such as `(agentId, key)`.
+pub(crate) fn strings2(env: Env, a: JsValue, a_name: &str, b: JsValue, b_name: &str) -> Result<(String, String)> {
+    Ok((string(env, a, a_name)?, string(env, b, b_name)?))
+}
+
 pub(crate) fn opt_string(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<String>> {
     match v {
         Some(v) if !is_absent(env, v)? => string(env, v, what).map(Some),

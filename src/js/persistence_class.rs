@@ -187,8 +187,7 @@ impl SwarmPersistencePooled {
     )]
     pub fn update_agent_status(&self, mut env: Env, agent_id: Unknown, status: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
-        let input = inputs::string(e, agent_id.raw(), "agentId")
-            .and_then(|a| Ok((a, inputs::string(e, status.raw(), "status")?)));
+        let input = inputs::strings2(e, agent_id.raw(), "agentId", status.raw(), "status");
         self.op(&mut env, input, |s, (a, st), d| s.update_agent_status(a, st, d))
     }
 
@@ -285,8 +284,7 @@ impl SwarmPersistencePooled {
     )]
     pub fn get_memory(&self, mut env: Env, agent_id: Unknown, key: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
-        let input =
-            inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, key.raw(), "key")?)));
+        let input = inputs::strings2(e, agent_id.raw(), "agentId", key.raw(), "key");
         self.op(&mut env, input, |s, (a, k), d| s.get_memory(a, k, d))
     }
 
@@ -302,8 +300,7 @@ impl SwarmPersistencePooled {
     )]
     pub fn delete_memory(&self, mut env: Env, agent_id: Unknown, key: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
-        let input =
-            inputs::string(e, agent_id.raw(), "agentId").and_then(|a| Ok((a, inputs::string(e, key.raw(), "key")?)));
+        let input = inputs::strings2(e, agent_id.raw(), "agentId", key.raw(), "key");
         self.op(&mut env, input, |s, (a, k), d| s.delete_memory(a, k, d))
     }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 use crate::error::Error;
 use crate::pool::job::{Completion, Output};
 use crate::store::inputs::{NewNetwork, Update};
-use crate::store::rows::{execute, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{self, execute, query, write_json, JsonColumns, Missing};
 use crate::store::{unique_id, Store};
 
 const NETWORK_JSON: JsonColumns = &[
@@ -50,13 +50,14 @@ impl Store {
     pub fn update_neural_network(&self, id: String, update: Update, done: Completion) {
         self.write(
             Box::new(move |conn| {
-                let sql = format!(
-                    "UPDATE neural_networks SET {}, updated_at = CURRENT_TIMESTAMP WHERE id = ?",
-                    update.set_clause()
-                );
-                let mut params: Vec<&dyn ToSql> = update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
-                params.push(&id);
-                execute(conn, &sql, &params).map(write_json)
+                rows::update(
+                    conn,
+                    "neural_networks",
+                    &update,
+                    ", updated_at = CURRENT_TIMESTAMP",
+                    &id,
+                )
+                .map(write_json)
             }),
             done,
         );

@@ -7,6 +7,7 @@ use serde_json::{Map, Value as Json};
 use crate::error::Result;
 use crate::pool::job::WriteResult;
 use crate::sqlite::{RowSet, Value};
+use crate::store::inputs::Update;
 
 /// What a JSON column reads as when it is NULL or empty (the original's `JSON.parse(x || '{}')`).
 #[derive(Debug, Clone, Copy)]
@@ -80,4 +81,19 @@ pub fn execute(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Wr
 
 pub fn write_json(w: WriteResult) -> Json {
     serde_json::json!({ "changes": w.changes, "lastInsertRowid": w.last_insert_rowid })
+}
+
+/// `UPDATE <table> SET <validated columns>[, <also>] WHERE id = ?`; `table` and `also` are
+/// constants of this crate, the columns come from `Update`'s fixed tables.
+pub fn update(
+    conn: &Connection,
+    table: &'static str,
+    update: &Update,
+    also: &'static str,
+    id: &str,
+) -> Result<WriteResult> {
+    let sql = format!("UPDATE {table} SET {}{also} WHERE id = ?", update.set_clause());
+    let mut params: Vec<&dyn ToSql> = update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
+    params.push(&id);
+    execute(conn, &sql, &params)
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value as Json};
 use crate::error::Error;
 use crate::pool::job::Completion;
 use crate::store::inputs::{NewAgent, NewSwarm, NewTask, Update};
-use crate::store::rows::{execute, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{self, execute, query, write_json, JsonColumns, Missing};
 use crate::store::Store;
 
 const SWARM_JSON: JsonColumns = &[("metadata", Missing::Object)];
@@ -162,12 +162,7 @@ impl Store {
     /// Updates known task fields only (`Update` holds column names from a fixed table).
     pub fn update_task(&self, task_id: String, update: Update, done: Completion) {
         self.write(
-            Box::new(move |conn| {
-                let sql = format!("UPDATE tasks SET {} WHERE id = ?", update.set_clause());
-                let mut params: Vec<&dyn ToSql> = update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
-                params.push(&task_id);
-                execute(conn, &sql, &params).map(write_json)
-            }),
+            Box::new(move |conn| rows::update(conn, "tasks", &update, "", &task_id).map(write_json)),
             done,
         );
     }
