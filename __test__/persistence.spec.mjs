@@ -261,7 +261,7 @@ function assertKeys(obj, keys, where) {
   for (const k of keys) assert.ok(Object.hasOwn(obj, k), `${where} lacks ${k}: ${JSON.stringify(obj)}`)
 }
 
-function checkHealth(h, open) {
+function checkHealth(h, open, busy = false) {
   assertKeys(h, ['healthy', 'pool_status', 'last_health_check', 'timestamp'], 'pool_health')
   assertKeys(h.pool_status, ['total_connections', 'active_connections', 'available_readers', 'available_workers', 'queue_lengths'], 'pool_status')
   assertKeys(h.pool_status.queue_lengths, ['read_queue', 'write_queue', 'worker_queue'], 'queue_lengths')
@@ -269,7 +269,10 @@ function checkHealth(h, open) {
   assert.ok(!Number.isNaN(Date.parse(h.timestamp)) && h.timestamp.endsWith('Z'))
   if (open) {
     assert.equal(h.pool_status.total_connections, 1 + 2 + 1)
-    assert.equal(h.pool_status.available_readers, 2)
+    const readers = h.pool_status.available_readers
+    // Under load a reader may be mid-query, so fewer are free; idle, all of them answer.
+    if (busy) assert.ok(readers >= 0 && readers <= 2, `available_readers ${readers}`)
+    else assert.equal(readers, 2)
     assert.ok(!Number.isNaN(Date.parse(h.last_health_check)))
   } else {
     assert.equal(h.pool_status.total_connections, 0)
@@ -306,7 +309,7 @@ test('MCP payloads have the documented keys before, during load, and after close
   const during = [p.poolHealth(), p.poolStats(), p.persistenceStats()]
   await Promise.all(load)
   await rejectsWith(p.getAgent(''), 'INVALID_ARGUMENT')
-  checkHealth(during[0], true)
+  checkHealth(during[0], true, true)
   checkStats(during[1], true)
   checkPersistence(during[2], true)
   const stats = p.poolStats()
