@@ -5,7 +5,7 @@
 
 async function cli(argv) {
   const [command, ...rest] = argv
-  if (command === 'mcp') return require('./mcp-server').serve(rest)
+  if (command === 'mcp') return require('../mcp/server').serve(rest)
   const { main } = require('./main-job')
   return main(command === 'run' ? rest : argv)
 }

@@ -1,0 +1,7 @@
+// `require('swarm-persistence/mcp')`: MCP tool definitions over a SwarmPersistencePooled, and the
+// SDK server that serves them (`swarm-persistence mcp` runs it on stdio).
+'use strict'
+const { mcpTools } = require('./tools')
+const { createServer, serve } = require('./server')
+
+module.exports = { mcpTools, createServer, serve }

@@ -1,0 +1,60 @@
+// `swarm-persistence mcp --db PATH`: an MCP server on stdio (official SDK) serving `mcpTools`.
+// stdout carries the protocol, so everything else goes to stderr.
+'use strict'
+const { parseArgs } = require('node:util')
+const { Server } = require('@modelcontextprotocol/sdk/server/index.js')
+const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio.js')
+const { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } = require('@modelcontextprotocol/sdk/types.js')
+const { SwarmPersistencePooled } = require('..')
+const { mcpTools } = require('./tools')
+const { version } = require('../package.json')
+
+const HELP = `usage: swarm-persistence mcp [--db PATH]
+  Serves the swarm-persistence MCP tools over stdio.
+  --db PATH   database file (default ./data/swarm.db, or POOL_DB_PATH); POOL_* variables configure the pool`
+
+/** Builds an SDK server answering tools/list and tools/call from `tools`. */
+function createServer(tools) {
+  const byName = new Map(tools.map((t) => [t.name, t]))
+  const server = new Server({ name: 'swarm-persistence', version }, { capabilities: { tools: {} } })
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: tools.map(({ name, description, inputSchema, annotations }) => ({ name, description, inputSchema, annotations })),
+  }))
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const tool = byName.get(request.params.name)
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${request.params.name}`)
+    return tool.handler(request.params.arguments)
+  })
+  return server
+}
+
+async function serve(argv) {
+  const { values } = parseArgs({ args: argv, options: { db: { type: 'string' }, help: { type: 'boolean', default: false } } })
+  if (values.help) {
+    console.error(HELP)
+    return 0
+  }
+  const persistence = new SwarmPersistencePooled(values.db ?? process.env.POOL_DB_PATH ?? null)
+  await persistence.initialize()
+  const server = createServer(mcpTools(persistence))
+  let closing
+  const shutdown = () => {
+    closing ??= server
+      .close()
+      .catch(() => {})
+      .then(() => persistence.close())
+      .then(() => console.error('swarm-persistence MCP server closed'))
+      .catch((err) => {
+        console.error(`swarm-persistence mcp: close failed: ${err.code ?? ''} ${err.message}`)
+        process.exitCode = 1
+      })
+    return closing
+  }
+  process.stdin.once('end', shutdown)
+  process.once('SIGINT', shutdown)
+  process.once('SIGTERM', shutdown)
+  await server.connect(new StdioServerTransport())
+  console.error(`swarm-persistence MCP server on stdio, database ${persistence.dbPath}`)
+}
+
+module.exports = { serve, createServer }
