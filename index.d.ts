@@ -61,10 +61,15 @@ export interface PoolStats {
   latencyMs: { read: LaneLatency; write: LaneLatency; worker: LaneLatency }
   walBytes: number
   checkpoints: number
+  backups: BackupStats
   isHealthy: boolean
   lastHealthCheck: string
   closed: boolean
 }
+
+/** What `backup()` made: the copy passed `PRAGMA integrity_check` before it took its name. */
+export interface BackupResult { path: string; pages: number; bytes: number; durationMs: number; startedAt: string; integrity: 'ok' }
+export interface BackupStats { scheduled: boolean; completed: number; failed: number; last: BackupResult | null; last_error: string | null }
 
 export interface WalStatus { wal_bytes: number; wal_limit: number; over_limit: boolean; checkpoints: number; truncate_checkpoints: number }
 
@@ -237,6 +242,13 @@ export declare class SQLiteConnectionPool {
   getStats(): PoolStats
   /** The `pool_health` MCP payload. */
   poolHealth(): PoolHealthPayload
+  /** The stats in Prometheus text exposition format. */
+  metrics(): string
+  /**
+   * A consistent online copy of the database at `destPath`, made on a worker while writes go
+   * on; it passed `PRAGMA integrity_check` before the promise resolves.
+   */
+  backup(destPath: string): Promise<BackupResult>
 }
 export type SqliteConnectionPool = SQLiteConnectionPool
 
@@ -283,6 +295,13 @@ export declare class SwarmPersistencePooled {
   poolStats(): PoolStatsPayload
   /** The `persistence_stats` MCP payload. */
   persistenceStats(): PersistenceStatsPayload
+  /**
+   * The pool's stats in Prometheus text exposition format (before initialization: only
+   * `swarm_pool_healthy 0`).
+   */
+  metrics(): string
+  /** A consistent online copy of the database at `destPath` (see `SQLiteConnectionPool.backup`). */
+  backup(destPath: string): Promise<BackupResult>
   /**
    * The generic pool under this object (`read`, `write`, `transaction`, `executeInWorker`), or
    * null before initialization.

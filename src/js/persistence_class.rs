@@ -12,7 +12,7 @@ use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::js::inputs;
 use crate::js::options::read_config;
-use crate::js::pool_class::{json_value, open_pool, SqliteConnectionPool};
+use crate::js::pool_class::{backup_path, json_value, open_pool, SqliteConnectionPool};
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
@@ -484,6 +484,23 @@ impl SwarmPersistencePooled {
             &env,
             &report::persistence_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops),
         )
+    }
+
+    /// The pool's stats in Prometheus text exposition format (before initialization: only
+    /// `swarm_pool_healthy 0`).
+    #[napi]
+    pub fn metrics(&self) -> String {
+        self.store().map_or_else(
+            || "# HELP swarm_pool_healthy 1 when the last health check reached every thread.\n# TYPE swarm_pool_healthy gauge\nswarm_pool_healthy 0\n".into(),
+            |s| s.pool.prometheus(),
+        )
+    }
+
+    /// A consistent online copy of the database at `destPath` (see `SQLiteConnectionPool.backup`).
+    #[napi(ts_args_type = "destPath: string", ts_return_type = "Promise<BackupResult>")]
+    pub fn backup(&self, mut env: Env, dest: Unknown) -> napi::Result<JsPromise> {
+        let input = backup_path(&env, dest);
+        self.op(&mut env, input, |s, dest, d| s.pool.backup(dest, d))
     }
 
     /// The generic pool under this object (`read`, `write`, `transaction`, `executeInWorker`), or

@@ -74,6 +74,19 @@ fn statements(env: &Env, list: Unknown) -> Result<Vec<Statement>> {
     Ok(out)
 }
 
+pub fn backup_path(env: &Env, dest: Unknown) -> Result<std::path::PathBuf> {
+    match raw::type_of(env.raw(), dest.raw())? {
+        T::napi_string => {
+            let path = raw::get_string(env.raw(), dest.raw())?;
+            if path.is_empty() || path == ":memory:" {
+                return Err(Error::invalid("destPath must be a file path"));
+            }
+            Ok(path.into())
+        }
+        _ => Err(Error::invalid("destPath must be a file path string")),
+    }
+}
+
 pub fn json_value(env: &Env, v: &Json) -> napi::Result<Unknown<'static>> {
     let value = json_to_js(env.raw(), v, None).map_err(|e| raw::throw(env.raw(), &e))?;
     // SAFETY: a value just created in this env, returned straight to JavaScript.
@@ -205,6 +218,20 @@ impl SqliteConnectionPool {
     #[napi(ts_return_type = "PoolHealthPayload")]
     pub fn pool_health(&self, env: Env) -> napi::Result<Unknown<'static>> {
         json_value(&env, &self.pool.health_payload())
+    }
+
+    /// The stats in Prometheus text exposition format.
+    #[napi]
+    pub fn metrics(&self) -> String {
+        self.pool.prometheus()
+    }
+
+    /// A consistent online copy of the database at `destPath`, made on a worker while writes go
+    /// on; it passed `PRAGMA integrity_check` before the promise resolves.
+    #[napi(ts_args_type = "destPath: string", ts_return_type = "Promise<BackupResult>")]
+    pub fn backup(&self, env: Env, dest: Unknown) -> napi::Result<JsPromise> {
+        let input = backup_path(&env, dest);
+        self.submit(&env, input.map(|dest| move |done| self.pool.backup(dest, done)))
     }
 
     fn submit<F: FnOnce(Completion)>(&self, env: &Env, input: Result<F>) -> napi::Result<JsPromise> {

@@ -61,10 +61,15 @@ export interface PoolStats {
   latencyMs: { read: LaneLatency; write: LaneLatency; worker: LaneLatency }
   walBytes: number
   checkpoints: number
+  backups: BackupStats
   isHealthy: boolean
   lastHealthCheck: string
   closed: boolean
 }
+
+/** What `backup()` made: the copy passed `PRAGMA integrity_check` before it took its name. */
+export interface BackupResult { path: string; pages: number; bytes: number; durationMs: number; startedAt: string; integrity: 'ok' }
+export interface BackupStats { scheduled: boolean; completed: number; failed: number; last: BackupResult | null; last_error: string | null }
 
 export interface WalStatus { wal_bytes: number; wal_limit: number; over_limit: boolean; checkpoints: number; truncate_checkpoints: number }
 

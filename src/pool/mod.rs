@@ -6,8 +6,10 @@
 //! completes from its own thread once every queued job has run; only `shutdown_now` waits, and it
 //! refuses queued jobs first.
 
+pub mod backup;
 pub mod health;
 pub mod job;
+pub mod metrics;
 pub mod readers;
 pub mod report;
 pub mod sql;
@@ -24,6 +26,7 @@ use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::{open_reader, open_writer, DbPath};
+use backup::BackupScheduler;
 use health::{HealthMonitor, HealthState, Probe};
 use job::{Completion, Job, Output};
 use readers::ReaderThread;
@@ -51,8 +54,11 @@ pub struct Pool {
     lifecycle: Mutex<Lifecycle>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     health: Arc<HealthState>,
+    /// Dropping these senders stops the health and backup threads.
     health_stop: Mutex<Option<Sender<()>>>,
     health_thread: Mutex<Option<JoinHandle<()>>>,
+    backup_stop: Mutex<Option<Sender<()>>>,
+    backup_thread: Mutex<Option<JoinHandle<()>>>,
     deadlines: Vec<Arc<Deadline>>,
 }
 
@@ -75,6 +81,7 @@ impl Pool {
             config: config.clone(),
             stats: Arc::new(Stats::default()),
             abort: Default::default(),
+            backups: Default::default(),
         });
         let (read_tx, read_rx) = bounded(config.max_queue);
         let (write_tx, write_rx) = bounded(config.max_queue);
@@ -96,6 +103,7 @@ impl Pool {
             pings: ping_rx,
             deadline,
             conn: writer_conn,
+            broken: false,
         };
         threads.push(writer.spawn(Arc::clone(&ctx))?);
 
@@ -122,6 +130,7 @@ impl Pool {
                 pings: ping_rx,
                 deadline,
                 conn,
+                broken: false,
             };
             threads.push(reader.spawn(Arc::clone(&ctx))?);
         }
@@ -135,6 +144,16 @@ impl Pool {
             stop: stop_rx,
         };
         let health_thread = monitor.spawn()?;
+        let (backup_stop, backup_thread) = if config.enable_backup {
+            let (tx, rx) = bounded(1);
+            let scheduler = BackupScheduler {
+                ctx: Arc::clone(&ctx),
+                stop: rx,
+            };
+            (Some(tx), Some(scheduler.spawn()?))
+        } else {
+            (None, None)
+        };
         Ok(Arc::new(Pool {
             ctx,
             senders: RwLock::new(Some(Senders {
@@ -148,6 +167,8 @@ impl Pool {
             health,
             health_stop: Mutex::new(Some(stop_tx)),
             health_thread: Mutex::new(Some(health_thread)),
+            backup_stop: Mutex::new(backup_stop),
+            backup_thread: Mutex::new(backup_thread),
             deadlines,
         }))
     }
@@ -162,6 +183,10 @@ impl Pool {
 
     pub fn stats(&self) -> &Stats {
         &self.ctx.stats
+    }
+
+    pub fn backups(&self) -> &backup::BackupStats {
+        &self.ctx.backups
     }
 
     pub fn health(&self) -> &HealthState {
@@ -245,11 +270,14 @@ impl Pool {
     fn stop_taking_work(&self) {
         self.senders.write().unwrap_or_else(|p| p.into_inner()).take();
         lock(&self.health_stop).take();
+        lock(&self.backup_stop).take();
     }
 
     fn finish_close(&self) {
-        if let Some(h) = lock(&self.health_thread).take() {
-            let _ = h.join();
+        for helper in [&self.health_thread, &self.backup_thread] {
+            if let Some(h) = lock(helper).take() {
+                let _ = h.join();
+            }
         }
         let threads = std::mem::take(&mut *lock(&self.threads));
         for t in threads {
@@ -286,5 +314,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+#[cfg(test)]
+mod ops_tests;
 #[cfg(test)]
 mod tests;

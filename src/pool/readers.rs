@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::pool::job::Job;
-use crate::pool::thread::{probe, replace_connection, Lane, Ping, PingReply, ThreadContext};
+use crate::pool::thread::{check, recover, Lane, Ping, PingReply, ThreadContext};
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::open_reader;
 
@@ -23,6 +23,8 @@ pub struct ReaderThread {
     pub pings: Receiver<Ping>,
     pub deadline: Arc<Deadline>,
     pub conn: Connection,
+    /// A fault was seen and no fresh connection could be opened yet.
+    pub broken: bool,
 }
 
 impl ReaderThread {
@@ -66,16 +68,13 @@ impl ReaderThread {
         busy.fetch_sub(1, Ordering::Relaxed);
         ctx.account(self.lane, job.queued_at, started.elapsed(), &result);
         if broken {
-            replace_connection(ctx, &mut self.conn, &self.deadline, open_reader);
+            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_reader);
         }
         (job.done)(result);
     }
 
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
-        let mut ok = probe(&self.conn);
-        if !ok {
-            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_reader) && probe(&self.conn);
-        }
+        let ok = check(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_reader);
         let _ = ping.reply.send(PingReply {
             lane: self.lane,
             index: self.index,

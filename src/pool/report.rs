@@ -114,6 +114,7 @@ impl Pool {
                 "worker": latency(&s.worker),
             },
             "wal": self.wal(),
+            "backups": self.backups().to_json(self.config().enable_backup),
         })
     }
 
@@ -151,6 +152,7 @@ impl Pool {
             },
             "walBytes": s.wal_bytes.load(Relaxed),
             "checkpoints": s.checkpoints.load(Relaxed),
+            "backups": self.backups().to_json(self.config().enable_backup),
             "isHealthy": o.healthy,
             "lastHealthCheck": iso8601(self.health().last_check_ms.load(Relaxed)),
             "closed": self.is_closed(),

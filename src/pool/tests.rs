@@ -14,7 +14,7 @@ use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::sqlite::{Params, Value};
 
-fn temp_path(name: &str) -> String {
+pub(super) fn temp_path(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("sp-pool-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join(format!("{name}.db"));
@@ -24,7 +24,7 @@ fn temp_path(name: &str) -> String {
     path.display().to_string()
 }
 
-fn small_config() -> PoolConfig {
+pub(super) fn small_config() -> PoolConfig {
     PoolConfig {
         max_readers: 2,
         max_workers: 1,
@@ -32,7 +32,7 @@ fn small_config() -> PoolConfig {
     }
 }
 
-fn open(name: &str, config: PoolConfig) -> Result<Arc<Pool>> {
+pub(super) fn open(name: &str, config: PoolConfig) -> Result<Arc<Pool>> {
     let pool = Pool::open(&temp_path(name), config)?;
     write(
         &pool,
@@ -42,11 +42,11 @@ fn open(name: &str, config: PoolConfig) -> Result<Arc<Pool>> {
     Ok(pool)
 }
 
-fn write(pool: &Pool, sql: &str, params: Params) -> Result<Output> {
+pub(super) fn write(pool: &Pool, sql: &str, params: Params) -> Result<Output> {
     wait(|done| pool.execute(sql.into(), params, done))
 }
 
-fn count(pool: &Pool) -> Result<i64> {
+pub(super) fn count(pool: &Pool) -> Result<i64> {
     match wait(|done| {
         pool.query(
             Lane::Read,
@@ -64,7 +64,7 @@ fn count(pool: &Pool) -> Result<i64> {
     }
 }
 
-fn close(pool: &Arc<Pool>) {
+pub(super) fn close(pool: &Arc<Pool>) {
     let _ = wait(|done| pool.close(done));
 }
 

@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
+use crate::pool::backup::BackupStats;
 use crate::pool::job::{Job, Output, Work};
 use crate::pool::stats::{LaneStats, Stats};
 use crate::sqlite::deadline::Deadline;
@@ -52,6 +53,7 @@ pub struct ThreadContext {
     pub stats: Arc<Stats>,
     /// Set when the pool must stop at once (environment teardown): queued jobs are refused.
     pub abort: AtomicBool,
+    pub backups: BackupStats,
 }
 
 impl ThreadContext {
@@ -141,29 +143,48 @@ impl ThreadContext {
     }
 }
 
-/// Opens a fresh connection for a thread whose connection broke, counting the failure; keeps
-/// the old one when the new one cannot be opened (the next health check retries).
-pub fn replace_connection(
+/// After a fault (panic, I/O error, corruption, a failed probe): counts the failure once and opens
+/// a fresh connection. While none can be opened `broken` stays set, the old connection stays in
+/// place, and every health check retries.
+pub fn recover(
     ctx: &ThreadContext,
     conn: &mut Connection,
     deadline: &Arc<Deadline>,
+    broken: &mut bool,
     open: fn(&DbPath, &PoolConfig) -> Result<Connection>,
-) -> bool {
-    ctx.stats.failed_connections.fetch_add(1, Ordering::Relaxed);
+) {
+    if !*broken {
+        ctx.stats.failed_connections.fetch_add(1, Ordering::Relaxed);
+    }
     match open(&ctx.db, &ctx.config).and_then(|mut fresh| {
         deadline.install(&mut fresh)?;
         Ok(fresh)
     }) {
         Ok(fresh) => {
             *conn = fresh;
-            true
+            *broken = false;
         }
-        Err(_) => false,
+        Err(_) => *broken = true,
     }
 }
 
-/// Answers a health probe by running a trivial query on the thread's own connection.
-pub fn probe(conn: &Connection) -> bool {
+/// Answers a health probe: a trivial query on the thread's own connection; a broken connection,
+/// or one failing the query, is replaced first. False while it cannot be repaired.
+pub fn check(
+    ctx: &ThreadContext,
+    conn: &mut Connection,
+    deadline: &Arc<Deadline>,
+    broken: &mut bool,
+    open: fn(&DbPath, &PoolConfig) -> Result<Connection>,
+) -> bool {
+    if !*broken && probe(conn) {
+        return true;
+    }
+    recover(ctx, conn, deadline, broken, open);
+    !*broken && probe(conn)
+}
+
+fn probe(conn: &Connection) -> bool {
     conn.prepare_cached("SELECT count(*) FROM sqlite_schema")
         .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
         .is_ok()

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Job, Output};
-use crate::pool::thread::{probe, replace_connection, Lane, Ping, PingReply, ThreadContext};
+use crate::pool::thread::{check, recover, Lane, Ping, PingReply, ThreadContext};
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::open_writer;
 
@@ -26,6 +26,8 @@ pub struct WriterThread {
     pub pings: Receiver<Ping>,
     pub deadline: Arc<Deadline>,
     pub conn: Connection,
+    /// A fault was seen and no fresh connection could be opened yet.
+    pub broken: bool,
 }
 
 /// A settled-but-not-yet-announced job of the current group.
@@ -162,7 +164,7 @@ impl WriterThread {
         }
         busy.fetch_sub(count, Ordering::Relaxed);
         if broken {
-            replace_connection(ctx, &mut self.conn, &self.deadline, open_writer);
+            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_writer);
         }
         let exec_time = started.elapsed();
         for f in finished {
@@ -221,7 +223,7 @@ impl WriterThread {
         }
         ctx.stats.write.busy.fetch_sub(1, Ordering::Relaxed);
         if broken {
-            replace_connection(ctx, &mut self.conn, &self.deadline, open_writer);
+            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_writer);
         }
         ctx.account(Lane::Write, job.queued_at, started.elapsed(), &result);
         (job.done)(result);
@@ -259,10 +261,7 @@ impl WriterThread {
     }
 
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
-        let mut ok = probe(&self.conn);
-        if !ok {
-            ok = replace_connection(ctx, &mut self.conn, &self.deadline, open_writer) && probe(&self.conn);
-        }
+        let ok = check(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_writer);
         let _ = ping.reply.send(PingReply {
             lane: Lane::Write,
             index: 0,

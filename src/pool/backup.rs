@@ -1,0 +1,229 @@
+//! Online backups: a consistent copy of the database made with SQLite's backup API from a
+//! read-only connection while the writer keeps committing, checked with `integrity_check`
+//! before it counts; and the thread that takes them on a schedule and keeps the newest few.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::pool::health::unix_ms;
+use crate::pool::job::{Completion, Job, Output, Work};
+use crate::pool::report::iso8601;
+use crate::pool::thread::{Lane, ThreadContext};
+use crate::pool::Pool;
+use crate::sqlite::open::open_reader;
+
+/// What a finished backup made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupInfo {
+    pub path: PathBuf,
+    pub pages: u64,
+    pub bytes: u64,
+    pub duration: Duration,
+    /// Unix milliseconds when the copy's snapshot was taken.
+    pub started_ms: u64,
+}
+
+impl BackupInfo {
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "path": self.path.to_string_lossy(),
+            "pages": self.pages,
+            "bytes": self.bytes,
+            "durationMs": self.duration.as_secs_f64() * 1000.0,
+            "startedAt": iso8601(self.started_ms),
+            "integrity": "ok",
+        })
+    }
+}
+
+/// Backup counters for the stats payloads.
+#[derive(Debug, Default)]
+pub struct BackupStats {
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+    last: Mutex<Option<BackupInfo>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl BackupStats {
+    pub fn record(&self, result: &Result<BackupInfo>) {
+        match result {
+            Ok(info) => {
+                self.completed.fetch_add(1, Relaxed);
+                *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.clone());
+            }
+            Err(e) => {
+                self.failed.fetch_add(1, Relaxed);
+                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{}: {e}", e.code()));
+            }
+        }
+    }
+
+    pub fn to_json(&self, enabled: bool) -> serde_json::Value {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let last_error = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        json!({
+            "scheduled": enabled,
+            "completed": self.completed.load(Relaxed),
+            "failed": self.failed.load(Relaxed),
+            "last": last.map(|b| b.to_json()),
+            "last_error": last_error,
+        })
+    }
+}
+
+/// Copies the database `source` reads into `dest`: one backup step holds one read snapshot, so
+/// the copy is exactly the committed state when it began, whatever the writer does meanwhile. The
+/// copy is written beside `dest`, passes `PRAGMA integrity_check`, and only then takes its name.
+pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::invalid(format!("cannot create the backup directory {}: {e}", dir.display())))?;
+    }
+    let mut partial = dest.as_os_str().to_owned();
+    partial.push(format!(".partial-{}", std::process::id()));
+    let partial = PathBuf::from(partial);
+    let _ = std::fs::remove_file(&partial);
+    let started = Instant::now();
+    let started_ms = unix_ms();
+    let copied = copy_checked(source, &partial);
+    let pages = match copied {
+        Ok(pages) => pages,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, dest)
+        .map_err(|e| Error::invalid(format!("cannot move the backup to {}: {e}", dest.display())))?;
+    let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    Ok(BackupInfo {
+        path: dest.to_path_buf(),
+        pages,
+        bytes,
+        duration: started.elapsed(),
+        started_ms,
+    })
+}
+
+fn copy_checked(source: &Connection, partial: &Path) -> Result<u64> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut copy = Connection::open_with_flags(partial, flags)?;
+    let pages = {
+        let backup = Backup::new(source, &mut copy)?;
+        match backup.step(-1)? {
+            StepResult::Done => backup.progress().pagecount as u64,
+            other => {
+                return Err(Error::Sqlite {
+                    code: "SQLITE_BUSY",
+                    message: format!("the backup could not complete ({other:?})"),
+                })
+            }
+        }
+    };
+    // The copy keeps the source's WAL flag; a backup is one self-contained file.
+    copy.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+    let verdict: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if verdict != "ok" {
+        return Err(Error::Sqlite {
+            code: "SQLITE_CORRUPT",
+            message: format!("the backup failed its integrity check: {verdict}"),
+        });
+    }
+    Ok(pages)
+}
+
+impl Pool {
+    /// Backs up to `dest` on a worker (queued like any heavy job, never blocking writes); the
+    /// result is `backup_to`'s summary as JSON.
+    pub fn backup(&self, dest: PathBuf, done: Completion) {
+        let ctx = Arc::clone(&self.ctx);
+        let work: Work = Box::new(move |conn| {
+            let made = backup_to(conn, &dest);
+            ctx.backups.record(&made);
+            made.map(|info| Output::Json(info.to_json()))
+        });
+        self.submit(Lane::Worker, Job::new(work, done));
+    }
+}
+
+/// The scheduled backups: every `backupInterval`, a copy named `<db>-<UTC time>.db` in
+/// `backupDir`, keeping the newest `backupKeep`.
+pub struct BackupScheduler {
+    pub ctx: Arc<ThreadContext>,
+    pub stop: Receiver<()>,
+}
+
+impl BackupScheduler {
+    pub fn spawn(self) -> Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("sp-backup".into())
+            .spawn(move || self.run())
+            .map_err(|e| Error::Internal(format!("cannot start the backup thread: {e}")))
+    }
+
+    fn run(self) {
+        let config = &self.ctx.config;
+        let mut source = None;
+        loop {
+            match self.stop.recv_timeout(config.backup_interval) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            let result = match source.take() {
+                Some(conn) => Ok(conn),
+                None => open_reader(&self.ctx.db, config),
+            }
+            .and_then(|conn| {
+                let dest = config.backup_dir.join(backup_name(&self.ctx.db.path, unix_ms()));
+                let made = backup_to(&conn, &dest);
+                source = Some(conn);
+                made
+            });
+            if result.is_ok() {
+                let _ = rotate(&config.backup_dir, &stem(&self.ctx.db.path), config.backup_keep);
+            }
+            self.ctx.backups.record(&result);
+        }
+    }
+}
+
+fn stem(db: &Path) -> String {
+    db.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "db".into())
+}
+
+/// `swarm-20261124T101500123Z.db`: names sort by time.
+pub fn backup_name(db: &Path, unix_ms: u64) -> String {
+    let stamp: String = iso8601(unix_ms)
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':' | '.'))
+        .collect();
+    format!("{}-{stamp}.db", stem(db))
+}
+
+/// Deletes all but the newest `keep` scheduled backups of `stem` in `dir`.
+pub fn rotate(dir: &Path, stem: &str, keep: usize) -> std::io::Result<usize> {
+    let prefix = format!("{stem}-");
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix) && n.ends_with("Z.db"))
+        .collect();
+    names.sort();
+    let excess = names.len().saturating_sub(keep);
+    for name in &names[..excess] {
+        std::fs::remove_file(dir.join(name))?;
+    }
+    Ok(excess)
+}
