@@ -65,8 +65,9 @@ pub struct Pool {
 impl Pool {
     /// Opens every connection (so a bad path or a corrupt file fails here) and starts the threads.
     pub fn open(path: &str, config: PoolConfig) -> Result<Arc<Pool>> {
-        let db = DbPath::resolve(path)?;
+        let mut db = DbPath::resolve(path)?;
         let mut writer_conn = open_writer(&db, &config)?;
+        db.pin();
         let mut conns = Vec::new();
         for i in 0..config.max_readers + config.max_workers {
             let lane = if i < config.max_readers {

@@ -84,6 +84,14 @@ impl WriterThread {
     /// Runs a drained batch in order: runs of ordinary jobs share a transaction, jobs that must
     /// run alone run between them. Returns the number of commits made.
     fn process(&mut self, ctx: &ThreadContext, batch: Vec<Job>) -> u64 {
+        if ctx.db.moved() {
+            for job in batch {
+                ctx.lane(Lane::Write).failed.fetch_add(1, Ordering::Relaxed);
+                ctx.stats.count_error("SQLITE_READONLY_DBMOVED");
+                (job.done)(Err(moved_error(ctx)));
+            }
+            return 0;
+        }
         let mut commits = 0;
         let mut group = Vec::with_capacity(batch.len());
         for job in batch {
@@ -261,12 +269,23 @@ impl WriterThread {
     }
 
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
-        let ok = check(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_writer);
+        // A moved file is not repaired by reopening: that would start an empty database.
+        let ok = !ctx.db.moved() && check(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_writer);
         let _ = ping.reply.send(PingReply {
             lane: Lane::Write,
             index: 0,
             ok,
         });
+    }
+}
+
+fn moved_error(ctx: &ThreadContext) -> Error {
+    Error::Sqlite {
+        code: "SQLITE_READONLY_DBMOVED",
+        message: format!(
+            "the database file {} was deleted or replaced while open; writes are refused so none is acknowledged into a lost file; close the pool and open it again",
+            ctx.db.path.display()
+        ),
     }
 }
 

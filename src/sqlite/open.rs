@@ -16,6 +16,13 @@ const STATEMENT_CACHE: usize = 128;
 pub struct DbPath {
     pub path: PathBuf,
     pub ephemeral: bool,
+    /// Device and inode of the file the writer opened, to notice it being deleted or replaced.
+    pub identity: Option<(u64, u64)>,
+}
+
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl DbPath {
@@ -36,6 +43,7 @@ impl DbPath {
             return Ok(DbPath {
                 path: std::env::temp_dir().join(name),
                 ephemeral: true,
+                identity: None,
             });
         }
         if path.starts_with("file:") {
@@ -46,7 +54,20 @@ impl DbPath {
         Ok(DbPath {
             path: PathBuf::from(path),
             ephemeral: false,
+            identity: None,
         })
+    }
+
+    /// Records which file the path names now; call once the writer has opened (created) it.
+    pub fn pin(&mut self) {
+        self.identity = file_identity(&self.path);
+    }
+
+    /// True when the path no longer names the file the pool opened (deleted, or replaced by
+    /// another file). SQLite in WAL mode would go on writing into the unlinked file, so every
+    /// write acknowledged from then on would vanish at close.
+    pub fn moved(&self) -> bool {
+        self.identity.is_some() && file_identity(&self.path) != self.identity
     }
 
     /// Deletes an ephemeral database and its WAL files; a file database is left alone.
