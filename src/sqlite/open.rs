@@ -159,6 +159,7 @@ mod test {
         DbPath {
             path: dir.join("nested").join("x.db"),
             ephemeral: false,
+            identity: None,
         }
     }
 
@@ -191,5 +192,22 @@ mod test {
         std::fs::write(&db.path, vec![7u8; 8192]).expect("write");
         let err = open_writer(&db, &PoolConfig::default()).expect_err("not a db");
         assert_eq!(err.code(), "SQLITE_NOTADB");
+    }
+
+    #[test]
+    fn a_pinned_path_notices_deletion_and_replacement() -> Result<()> {
+        let mut db = temp_db("moved");
+        drop(open_writer(&db, &PoolConfig::default())?);
+        assert!(!db.moved(), "an unpinned path never reports a move");
+        db.pin();
+        assert!(!db.moved());
+        let copy = db.path.with_extension("copy");
+        std::fs::copy(&db.path, &copy).expect("copy");
+        std::fs::rename(&copy, &db.path).expect("replace");
+        assert!(db.moved(), "replaced by another file");
+        db.pin();
+        std::fs::remove_file(&db.path).expect("delete");
+        assert!(db.moved(), "deleted");
+        Ok(())
     }
 }
