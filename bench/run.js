@@ -9,6 +9,8 @@ const { LoopMonitor, quantile } = require('../bin/measure')
 const { chart } = require('./chart')
 
 const RUNS = Number(process.env.BENCH_RUNS || 3)
+// BENCH_ONLY=W2,W4 runs some workloads (for profiling); RESULTS.md is written only for a full run.
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null
 const N = 10_000
 
 const now = () => performance.now()
@@ -94,13 +96,9 @@ const WORKLOADS = [
       await seedAgents(lib, 2_000)
       const rows = Array.from({ length: 200_000 }, (_, i) => [`m${i}`, 'agent', `a${i % 2_000}`, ['cpu', 'mem', 'io', 'net'][i % 4], i % 997])
       await lib.seedMetrics(rows)
-      const pointReads = (untilDone) => drive(1e9, 64, async () => {
-        if (untilDone()) throw new Error('stop')
-        await lib.getAgent(`a${Math.floor(Math.random() * 2_000)}`)
-      }).catch(() => {})
       // Point reads alone, for one second.
       let count = 0
-      let stopAt = now() + 1_000
+      const stopAt = now() + 1_000
       const wrap = (lib2) => ({ ...lib2, getAgent: async (id) => { await lib2.getAgent(id); count++ } })
       const counted = wrap(lib)
       let t = now()
@@ -118,8 +116,6 @@ const WORKLOADS = [
       await reads
       loop.stop()
       const during = (count * 1000) / ms
-      void pointReads
-      void stopAt
       return {
         ...stats(aggLat, ms),
         loop_max_ms: loop.maxDelayMs(),
@@ -149,7 +145,7 @@ async function main() {
   const root = mkdtempSync(join(os.tmpdir(), 'sp-bench-'))
   const results = {}
   try {
-    for (const w of WORKLOADS) {
+    for (const w of WORKLOADS.filter((x) => !ONLY || ONLY.includes(x.key))) {
       results[w.key] = {}
       for (const make of peers) {
         const runs = []
@@ -174,6 +170,7 @@ async function main() {
     rmSync(root, { recursive: true, force: true })
   }
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.arch()}`
+  if (ONLY) return console.error('partial run (BENCH_ONLY): RESULTS.md and results.svg left as they were')
   writeFileSync(join(__dirname, 'RESULTS.md'), report(results, machine))
   writeFileSync(join(__dirname, 'results.svg'), chart(WORKLOADS, results, machine))
   console.error('wrote bench/RESULTS.md and bench/results.svg')

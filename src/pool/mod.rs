@@ -10,6 +10,7 @@ pub mod backup;
 pub mod health;
 pub mod job;
 pub mod metrics;
+mod priority;
 pub mod readers;
 pub mod report;
 pub mod sql;

@@ -37,6 +37,9 @@ impl ReaderThread {
     }
 
     fn run(mut self, ctx: &ThreadContext) {
+        if self.lane == Lane::Worker {
+            crate::pool::priority::lower_current_thread();
+        }
         let mut pings = self.pings.clone();
         loop {
             select! {
