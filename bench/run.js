@@ -212,7 +212,7 @@ function report(results, machine) {
   lines.push(`| W4 point reads during aggregates ≥ 70% of alone | ${fmt(100 * sp('W4').reads_kept)}% | ${mark(sp('W4').reads_kept >= 0.7)} |`)
   lines.push(`| W4 event loop blocked ≤ 20 ms | ${fmt(sp('W4').loop_max_ms, 1)} ms | ${mark(sp('W4').loop_max_ms <= 20)} |`)
   lines.push(`| W5 nothing lost | ${sp('W5').lost} lost | ${mark(sp('W5').lost === 0)} |`)
-  lines.push('')
+  lines.push('', 'Where the time goes for the missed targets, and what comes next: [FINDINGS.md](FINDINGS.md).', '')
   return lines.join('\n')
 }
 
