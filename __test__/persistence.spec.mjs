@@ -29,6 +29,7 @@ test('initialize is idempotent, shared, and automatic', async () => {
   await p.initialize()
   assert.equal(p.isHealthy(), true)
   assert.ok(p.pool instanceof SQLiteConnectionPool)
+  assert.equal(p.pool, p.pool, 'one pool object, not a new one per access')
   const version = await p.pool.get('PRAGMA user_version')
   assert.equal(version.user_version, 2)
   await p.close()

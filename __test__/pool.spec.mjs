@@ -97,6 +97,30 @@ test('values map both ways as documented', async () => {
   await pool.close()
 })
 
+test('column names of any spelling come back as the same keys, in order', async () => {
+  const pool = await withTable()
+  const names = ['plain', 'say "hi"', "it's", 'back\\slash', 'new\nline', '名前 ✓', '0', '${x}', '})();process.exit(3);({', 'a\u2028b']
+  const sql = `SELECT ${names.map((n, i) => `${i} AS "${n.replaceAll('"', '""')}"`).join(', ')}`
+  const expected = Object.fromEntries(names.map((n, i) => [n, i]))
+  for (let round = 0; round < 3; round++) {
+    const row = await pool.get(sql)
+    assert.deepEqual(row, expected)
+    assert.deepEqual(Object.keys(row).sort(), names.slice().sort())
+    assert.deepEqual(await pool.read(sql), [expected])
+  }
+  // Wider than one generated row builder takes, repeated names (last wins), and __proto__,
+  // which must not change the object's prototype.
+  const wide = Array.from({ length: 100 }, (_, i) => `${i} AS c${i}`).join(', ')
+  const row = await pool.get(`SELECT ${wide}`)
+  assert.equal(Object.keys(row).length, 100)
+  assert.equal(row.c99, 99)
+  assert.deepEqual(await pool.get('SELECT 1 AS a, 2 AS a'), { a: 2 })
+  const proto = await pool.get('SELECT 1 AS "__proto__", 2 AS b')
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype)
+  assert.equal(proto.b, 2)
+  await pool.close()
+})
+
 test('bad input rejects with INVALID_ARGUMENT and writes nothing', async () => {
   const pool = await withTable()
   const bad = [

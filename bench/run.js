@@ -12,6 +12,9 @@ const RUNS = Number(process.env.BENCH_RUNS || 3)
 // BENCH_ONLY=W2,W4 runs some workloads (for profiling); RESULTS.md is written only for a full run.
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null
 const N = 10_000
+// Operations of the measured kind run before each measurement, for every library alike, so the
+// figures are not dominated by one-time costs (JIT compilation, caches, first allocations).
+const WARMUP = 1_000
 
 const now = () => performance.now()
 
@@ -62,8 +65,9 @@ const WORKLOADS = [
   {
     key: 'W1', title: `${N.toLocaleString('en')} concurrent single-row inserts (createAgent)`,
     async run(lib) {
+      await drive(WARMUP, WARMUP, (i) => lib.createAgent(`warm-${i}`))
       const r = await measure(() => drive(N, N, (i) => lib.createAgent(`w1-${i}`)))
-      r.check = (await lib.count('agents')) === N ? 'all rows present' : 'ROWS MISSING'
+      r.check = (await lib.count('agents')) === WARMUP + N ? 'all rows present' : 'ROWS MISSING'
       return r
     },
   },
@@ -73,6 +77,7 @@ const WORKLOADS = [
       await seedAgents(lib, N)
       const order = shuffled(ids(N))
       let found = 0
+      await drive(WARMUP, WARMUP, (i) => lib.getAgent(order[i]))
       const r = await measure(() => drive(N, N, async (i) => { if (await lib.getAgent(order[i])) found++ }))
       r.check = found === N ? 'all rows found' : `ONLY ${found} FOUND`
       return r
@@ -82,6 +87,7 @@ const WORKLOADS = [
     key: 'W3', title: '20,000 ops: 80% point reads / 20% updates, 64 in flight',
     async run(lib) {
       await seedAgents(lib, 2_000)
+      await drive(WARMUP, 64, (i) => (i % 5 === 0 ? lib.updateStatus(`a${i}`, 'idle') : lib.getAgent(`a${i}`)))
       const r = await measure(() => drive(20_000, 64, (i) => {
         const id = `a${Math.floor(Math.random() * 2_000)}`
         return i % 5 === 0 ? lib.updateStatus(id, i % 2 ? 'busy' : 'idle') : lib.getAgent(id)
@@ -130,8 +136,9 @@ const WORKLOADS = [
     key: 'W5', title: `${N.toLocaleString('en')} concurrent upserts to one key space (1,000 keys × 10)`,
     async run(lib) {
       await seedAgents(lib, 1)
+      await drive(WARMUP, WARMUP, (i) => lib.upsertMemory('a0', `warm${i}`, { i }))
       const r = await measure(() => drive(N, N, (i) => lib.upsertMemory('a0', `k${i % 1_000}`, { i })))
-      const rows = await lib.count('agent_memory')
+      const rows = (await lib.count('agent_memory')) - WARMUP
       r.check = rows === 1_000 ? 'nothing lost (1,000 keys)' : `LOST: ${rows} keys`
       r.lost = 1_000 - rows
       return r

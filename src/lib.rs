@@ -12,3 +12,8 @@ pub mod store;
 
 pub use config::PoolConfig;
 pub use error::{Error, Result};
+
+/// Rust allocations of the addon (not Node's) go to mimalloc: rows are built on pool threads and
+/// freed on the JavaScript thread, which glibc malloc serves slowly (see bench/FINDINGS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

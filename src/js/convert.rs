@@ -10,6 +10,7 @@ use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
 use crate::js::raw::{self, Env, JsValue};
+use crate::js::shape::{self, Shapes};
 use crate::pool::job::{Output, WriteResult};
 use crate::sqlite::{Params, RowSet, Value};
 
@@ -100,31 +101,56 @@ pub(crate) fn value_to_js(env: Env, v: &Value, mode: IntegerMode) -> Result<JsVa
     }
 }
 
-fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode, cache: &KeyCache) -> Result<JsValue> {
+/// One row as an object: through the column set's maker when it has one, else key by key.
+fn row_to_js<'v>(
+    env: Env,
+    keys: &[JsValue],
+    maker: Option<JsValue>,
+    row: impl Iterator<Item = &'v Value>,
+    mode: IntegerMode,
+    buf: &mut Vec<JsValue>,
+) -> Result<JsValue> {
+    buf.clear();
+    for value in row {
+        buf.push(value_to_js(env, value, mode)?);
+    }
+    if let Some(maker) = maker {
+        return shape::make(env, maker, buf);
+    }
+    let obj = raw::object(env)?;
+    for (key, value) in keys.iter().zip(buf.iter()) {
+        raw::set(env, obj, *key, *value)?;
+    }
+    Ok(obj)
+}
+
+fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     let keys = rows
         .columns
         .iter()
-        .map(|c| cache.key(env, c))
+        .map(|c| names.keys.key(env, c))
         .collect::<Result<Vec<_>>>()?;
+    let maker = names.shapes.maker(env, rows.columns.iter().map(String::as_str))?;
     let out = raw::array(env, rows.row_count())?;
+    let mut buf = Vec::with_capacity(keys.len());
     for (i, row) in rows.rows().enumerate() {
-        let obj = raw::object(env)?;
-        for (key, value) in keys.iter().zip(row) {
-            raw::set(env, obj, *key, value_to_js(env, value, mode)?)?;
-        }
+        let obj = row_to_js(env, &keys, maker, row.iter(), mode, &mut buf)?;
         raw::set_element(env, out, i as u32, obj)?;
     }
     Ok(out)
 }
 
-fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, cache: &KeyCache) -> Result<JsValue> {
-    let obj = raw::object(env)?;
-    if let Some(row) = rows.rows().next() {
-        for (col, value) in rows.columns.iter().zip(row) {
-            raw::set(env, obj, cache.key(env, col)?, value_to_js(env, value, mode)?)?;
-        }
-    }
-    Ok(obj)
+fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
+    let Some(row) = rows.rows().next() else {
+        return raw::object(env);
+    };
+    let keys = rows
+        .columns
+        .iter()
+        .map(|c| names.keys.key(env, c))
+        .collect::<Result<Vec<_>>>()?;
+    let maker = names.shapes.maker(env, rows.columns.iter().map(String::as_str))?;
+    row_to_js(env, &keys, maker, row.iter(), mode, &mut Vec::with_capacity(keys.len()))
 }
 
 fn write_to_js(env: Env, w: &WriteResult) -> Result<JsValue> {
@@ -139,7 +165,10 @@ fn write_to_js(env: Env, w: &WriteResult) -> Result<JsValue> {
     Ok(obj)
 }
 
-pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>) -> Result<JsValue> {
+/// A JSON value as JavaScript. With `shapes`, objects at the top (or directly in a top-level
+/// array) are rows or payloads of a fixed shape and are built through makers; nested values,
+/// which hold arbitrary user keys, are built key by key.
+pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>, shapes: Option<&Shapes>) -> Result<JsValue> {
     match v {
         Json::Null => raw::null(env),
         Json::Bool(b) => raw::boolean(env, *b),
@@ -148,20 +177,46 @@ pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>) -> Result<
         Json::Array(items) => {
             let arr = raw::array(env, items.len())?;
             for (i, item) in items.iter().enumerate() {
-                raw::set_element(env, arr, i as u32, json_to_js(env, item, keys)?)?;
+                raw::set_element(env, arr, i as u32, json_to_js(env, item, keys, shapes)?)?;
             }
             Ok(arr)
         }
         Json::Object(map) => {
+            if let Some(maker) = shapes
+                .map(|s| s.maker(env, map.keys().map(String::as_str)))
+                .transpose()?
+                .flatten()
+            {
+                let values = map
+                    .values()
+                    .map(|item| json_to_js(env, item, keys, None))
+                    .collect::<Result<Vec<_>>>()?;
+                return shape::make(env, maker, &values);
+            }
             let obj = raw::object(env)?;
             for (k, item) in map {
                 let key = match keys {
                     Some(cache) => cache.key(env, k)?,
                     None => raw::string(env, k)?,
                 };
-                raw::set(env, obj, key, json_to_js(env, item, keys)?)?;
+                raw::set(env, obj, key, json_to_js(env, item, keys, None)?)?;
             }
             Ok(obj)
+        }
+    }
+}
+
+/// What result conversion keeps across results: property-name strings and row makers.
+pub(crate) struct Names {
+    pub keys: KeyCache,
+    pub shapes: Shapes,
+}
+
+impl Names {
+    pub(crate) fn new(env: Env) -> Names {
+        Names {
+            keys: KeyCache::new(env),
+            shapes: Shapes::new(env),
         }
     }
 }
@@ -217,10 +272,10 @@ impl Drop for KeyCache {
     }
 }
 
-pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, cache: &KeyCache) -> Result<JsValue> {
+pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     match out {
-        Output::Rows(rows) => rows_to_js(env, rows, mode, cache),
-        Output::Row(Some(rows)) => first_row_to_js(env, rows, mode, cache),
+        Output::Rows(rows) => rows_to_js(env, rows, mode, names),
+        Output::Row(Some(rows)) => first_row_to_js(env, rows, mode, names),
         Output::Row(None) => raw::null(env),
         Output::Write(w) => write_to_js(env, w),
         Output::Writes(ws) => {
@@ -230,7 +285,7 @@ pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, cache: &Ke
             }
             Ok(arr)
         }
-        Output::Json(v) => json_to_js(env, v, Some(cache)),
+        Output::Json(v) => json_to_js(env, v, Some(&names.keys), Some(&names.shapes)),
         Output::Done => raw::undefined(env),
     }
 }

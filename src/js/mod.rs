@@ -9,3 +9,4 @@ pub mod pool_class;
 pub mod promise;
 pub mod raw;
 pub mod settle;
+pub mod shape;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{ClassInstance, JavaScriptClassExt, JsValue as _, Unknown};
+use napi::bindgen_prelude::{JavaScriptClassExt, JsValue as _, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
@@ -49,6 +49,7 @@ pub struct SwarmPersistencePooled {
     settler: Settler,
     state: Arc<Mutex<State>>,
     ops: Arc<OpStats>,
+    pool_object: raw::Held,
 }
 
 #[napi]
@@ -65,6 +66,7 @@ impl SwarmPersistencePooled {
                 settler: Settler::new(env.raw(), mode)?,
                 state: Arc::new(Mutex::new(State::Idle)),
                 ops: Arc::new(OpStats::default()),
+                pool_object: raw::Held::new(env.raw()),
             })
         })();
         made.map_err(|e: Error| raw::throw(env.raw(), &e))
@@ -504,15 +506,22 @@ impl SwarmPersistencePooled {
     }
 
     /// The generic pool under this object (`read`, `write`, `transaction`, `executeInWorker`), or
-    /// null before initialization.
+    /// null before initialization. Made once: `persistence.pool === persistence.pool`.
     #[napi(getter, ts_return_type = "SQLiteConnectionPool | null")]
-    pub fn pool<'env>(&self, env: &'env Env) -> napi::Result<Option<ClassInstance<'env, SqliteConnectionPool>>> {
-        match self.store() {
-            None => Ok(None),
-            Some(store) => SqliteConnectionPool::wrap(Arc::clone(&store.pool), self.settler.clone())
-                .into_instance(env)
-                .map(Some),
-        }
+    pub fn pool(&self, env: &Env) -> napi::Result<Option<Unknown<'static>>> {
+        let Some(store) = self.store() else { return Ok(None) };
+        let e = env.raw();
+        let value = match self.pool_object.get(e) {
+            Some(value) => value,
+            None => {
+                let made =
+                    SqliteConnectionPool::wrap(Arc::clone(&store.pool), self.settler.clone()).into_instance(env)?;
+                self.pool_object.set(e, made.value);
+                made.value
+            }
+        };
+        // SAFETY: a live value of this env, returned straight to JavaScript.
+        Ok(Some(unsafe { Unknown::from_raw_unchecked(e, value) }))
     }
 
     /// The database file in use.

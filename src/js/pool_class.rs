@@ -88,7 +88,7 @@ pub fn backup_path(env: &Env, dest: Unknown) -> Result<std::path::PathBuf> {
 }
 
 pub fn json_value(env: &Env, v: &Json) -> napi::Result<Unknown<'static>> {
-    let value = json_to_js(env.raw(), v, None).map_err(|e| raw::throw(env.raw(), &e))?;
+    let value = json_to_js(env.raw(), v, None, None).map_err(|e| raw::throw(env.raw(), &e))?;
     // SAFETY: a value just created in this env, returned straight to JavaScript.
     Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
 }

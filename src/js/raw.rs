@@ -232,12 +232,49 @@ pub(crate) fn throw(env: Env, err: &Error) -> napi::Error {
     napi::Error::new(napi::Status::PendingException, err.to_string())
 }
 
+pub(crate) fn global(env: Env) -> Result<JsValue, Error> {
+    out!("get_global", |r| sys::napi_get_global(env, &mut r))
+}
+
+/// `function(...args)` with `undefined` as `this`.
+pub(crate) fn call(env: Env, function: JsValue, args: &[JsValue]) -> Result<JsValue, Error> {
+    let this = undefined(env)?;
+    out!("call_function", |r| sys::napi_call_function(
+        env,
+        this,
+        function,
+        args.len(),
+        args.as_ptr(),
+        &mut r
+    ))
+}
+
+/// `new constructor(...args)`.
+pub(crate) fn construct(env: Env, constructor: JsValue, args: &[JsValue]) -> Result<JsValue, Error> {
+    out!("new_instance", |r| sys::napi_new_instance(
+        env,
+        constructor,
+        args.len(),
+        args.as_ptr(),
+        &mut r
+    ))
+}
+
+/// Drops the pending exception, if any.
+pub(crate) fn clear_exception(env: Env) {
+    let mut pending = false;
+    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+    if pending {
+        let mut thrown = ptr::null_mut();
+        unsafe { sys::napi_get_and_clear_last_exception(env, &mut thrown) };
+    }
+}
+
 /// Calls `JSON.stringify(value)`; Ok(None) when it yields undefined, Err with the thrown
 /// message (cycles, BigInt) when it throws.
 pub(crate) fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>, String> {
     let attempt = || -> Result<JsValue, Error> {
-        let global = out!("get_global", |r| sys::napi_get_global(env, &mut r))?;
-        let json = get_named(env, global, "JSON")?;
+        let json = get_named(env, global(env)?, "JSON")?;
         let stringify = get_named(env, json, "stringify")?;
         let args = [value];
         out!("call_function", |r| sys::napi_call_function(
@@ -287,5 +324,53 @@ impl Drop for HandleScope {
         if !self.scope.is_null() {
             unsafe { sys::napi_close_handle_scope(self.env, self.scope) };
         }
+    }
+}
+
+/// One JavaScript value kept alive by a strong reference until this is dropped (on the
+/// JavaScript thread, as the binding objects holding it are).
+pub(crate) struct Held {
+    env: Env,
+    reference: std::cell::Cell<sys::napi_ref>,
+}
+
+impl Held {
+    pub(crate) fn new(env: Env) -> Held {
+        Held {
+            env,
+            reference: std::cell::Cell::new(ptr::null_mut()),
+        }
+    }
+
+    pub(crate) fn get(&self, env: Env) -> Option<JsValue> {
+        let reference = self.reference.get();
+        if reference.is_null() {
+            return None;
+        }
+        let mut value = ptr::null_mut();
+        let status = unsafe { sys::napi_get_reference_value(env, reference, &mut value) };
+        (status == sys::Status::napi_ok && !value.is_null()).then_some(value)
+    }
+
+    /// Keeps `value`; if it cannot be referenced, later `get`s return None and callers remake it.
+    pub(crate) fn set(&self, env: Env, value: JsValue) {
+        self.release();
+        let mut reference = ptr::null_mut();
+        if unsafe { sys::napi_create_reference(env, value, 1, &mut reference) } == sys::Status::napi_ok {
+            self.reference.set(reference);
+        }
+    }
+
+    fn release(&self) {
+        let reference = self.reference.replace(ptr::null_mut());
+        if !reference.is_null() {
+            unsafe { sys::napi_delete_reference(self.env, reference) };
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.release();
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use napi::sys::{self, napi_deferred, napi_threadsafe_function};
 
 use crate::error::{Error, Result};
-use crate::js::convert::{output_to_js, IntegerMode, KeyCache};
+use crate::js::convert::{output_to_js, IntegerMode, Names};
 use crate::js::raw::{self, Env, HandleScope, JsValue};
 use crate::pool::job::{Completion, Output};
 
@@ -89,7 +89,7 @@ struct MainSide {
     free: RefCell<Vec<u32>>,
     pending: Cell<usize>,
     mode: IntegerMode,
-    keys: KeyCache,
+    names: Names,
 }
 
 impl MainSide {
@@ -105,7 +105,7 @@ impl MainSide {
         self.free.borrow_mut().push(settled.slot);
         let _scope = HandleScope::open(env);
         let value = match &settled.result {
-            Ok(out) => output_to_js(env, out, self.mode, &self.keys).map_err(|e| (e, true)),
+            Ok(out) => output_to_js(env, out, self.mode, &self.names).map_err(|e| (e, true)),
             Err(e) => Err((e.clone(), false)),
         };
         // SAFETY: `deferred` came from napi_create_promise in this env and is settled exactly once
@@ -225,8 +225,7 @@ fn schedule_resume(env: Env, main_ptr: *const MainSide) -> Result<()> {
         },
         "create_function",
     )?;
-    let mut global = ptr::null_mut();
-    raw::check(unsafe { sys::napi_get_global(env, &mut global) }, "get_global")?;
+    let global = raw::global(env)?;
     let set_immediate = raw::get_named(env, global, "setImmediate")?;
     let args = [function, external];
     let mut ignored = ptr::null_mut();
@@ -308,7 +307,7 @@ impl Settler {
             free: RefCell::new(Vec::new()),
             pending: Cell::new(0),
             mode,
-            keys: KeyCache::new(env),
+            names: Names::new(env),
         });
         let context = Rc::into_raw(Rc::clone(&main)) as *mut c_void;
         let mut tsfn = ptr::null_mut();

@@ -317,6 +317,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 mod ops_tests;
 #[cfg(test)]
 mod tests;

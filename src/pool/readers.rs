@@ -16,6 +16,9 @@ use crate::pool::thread::{check, recover, Lane, Ping, PingReply, ThreadContext};
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::open_reader;
 
+/// Most point reads one read transaction serves.
+const READ_BATCH: usize = 64;
+
 pub struct ReaderThread {
     pub lane: Lane,
     pub index: usize,
@@ -44,6 +47,7 @@ impl ReaderThread {
         loop {
             select! {
                 recv(self.jobs) -> msg => match msg {
+                    Ok(job) if self.lane == Lane::Read && !job.alone => self.execute_batch(ctx, job),
                     Ok(job) => self.execute(ctx, job),
                     Err(_) => break,
                 },
@@ -52,6 +56,41 @@ impl ReaderThread {
                     Err(_) => pings = never(),
                 },
             }
+        }
+    }
+
+    /// Runs `first` and the point reads queued behind it (up to `READ_BATCH`) in one read
+    /// transaction: SQLite then takes its file and WAL locks (a few `fcntl` calls, a third of a
+    /// reader's time on point reads) once per batch instead of once per query. Every job in the
+    /// batch was queued before the snapshot is taken, so each still sees every write that had
+    /// resolved before it was submitted.
+    fn execute_batch(&mut self, ctx: &ThreadContext, first: Job) {
+        let mut batch = Vec::with_capacity(READ_BATCH);
+        batch.push(first);
+        let mut alone = None;
+        while batch.len() < READ_BATCH {
+            match self.jobs.try_recv() {
+                Ok(job) if job.alone => {
+                    alone = Some(job);
+                    break;
+                }
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if batch.len() > 1 {
+            // If BEGIN fails the jobs simply run in autocommit mode, each its own transaction.
+            let _ = self.conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([]));
+        }
+        for job in batch {
+            self.execute(ctx, job);
+        }
+        if !self.conn.is_autocommit() {
+            // A read transaction: ending it only releases the snapshot; it cannot lose data.
+            let _ = self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        }
+        if let Some(job) = alone {
+            self.execute(ctx, job);
         }
     }
 

@@ -41,9 +41,12 @@ pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch) ->
     }
     params.bind(&mut stmt)?;
     let limit = if fetch == Fetch::First { 1 } else { usize::MAX };
+    // A reader may run this inside its batch's read transaction; only a transaction the
+    // statement itself opened is rolled back.
+    let was_autocommit = conn.is_autocommit();
     let rows = RowSet::collect(&mut stmt, limit);
     drop(stmt);
-    if !conn.is_autocommit() {
+    if was_autocommit && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     let rows = rows?;
