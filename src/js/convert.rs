@@ -124,13 +124,19 @@ fn row_to_js<'v>(
     Ok(obj)
 }
 
-fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
+/// The column names as property keys, and the maker for this column set if there is one.
+fn row_shape(env: Env, rows: &RowSet, names: &Names) -> Result<(Vec<JsValue>, Option<JsValue>)> {
     let keys = rows
         .columns
         .iter()
         .map(|c| names.keys.key(env, c))
         .collect::<Result<Vec<_>>>()?;
     let maker = names.shapes.maker(env, rows.columns.iter().map(String::as_str))?;
+    Ok((keys, maker))
+}
+
+fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
+    let (keys, maker) = row_shape(env, rows, names)?;
     let out = raw::array(env, rows.row_count())?;
     let mut buf = Vec::with_capacity(keys.len());
     for (i, row) in rows.rows().enumerate() {
@@ -144,12 +150,7 @@ fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) ->
     let Some(row) = rows.rows().next() else {
         return raw::object(env);
     };
-    let keys = rows
-        .columns
-        .iter()
-        .map(|c| names.keys.key(env, c))
-        .collect::<Result<Vec<_>>>()?;
-    let maker = names.shapes.maker(env, rows.columns.iter().map(String::as_str))?;
+    let (keys, maker) = row_shape(env, rows, names)?;
     row_to_js(env, &keys, maker, row.iter(), mode, &mut Vec::with_capacity(keys.len()))
 }
 

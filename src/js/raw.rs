@@ -260,14 +260,16 @@ pub(crate) fn construct(env: Env, constructor: JsValue, args: &[JsValue]) -> Res
     ))
 }
 
-/// Drops the pending exception, if any.
-pub(crate) fn clear_exception(env: Env) {
+/// Takes the pending exception, if any, and returns what was thrown.
+pub(crate) fn take_exception(env: Env) -> Option<JsValue> {
     let mut pending = false;
     unsafe { sys::napi_is_exception_pending(env, &mut pending) };
-    if pending {
-        let mut thrown = ptr::null_mut();
-        unsafe { sys::napi_get_and_clear_last_exception(env, &mut thrown) };
+    if !pending {
+        return None;
     }
+    let mut thrown = ptr::null_mut();
+    unsafe { sys::napi_get_and_clear_last_exception(env, &mut thrown) };
+    Some(thrown)
 }
 
 /// Calls `JSON.stringify(value)`; Ok(None) when it yields undefined, Err with the thrown
@@ -292,13 +294,9 @@ pub(crate) fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>,
             _ => Ok(None),
         },
         Err(e) => {
-            let mut pending = false;
-            unsafe { sys::napi_is_exception_pending(env, &mut pending) };
-            if !pending {
+            let Some(thrown) = take_exception(env) else {
                 return Err(e.to_string());
-            }
-            let mut thrown = ptr::null_mut();
-            unsafe { sys::napi_get_and_clear_last_exception(env, &mut thrown) };
+            };
             let message = get_named(env, thrown, "message").and_then(|m| get_string(env, m));
             Err(message.unwrap_or_else(|_| "JSON.stringify threw".into()))
         }

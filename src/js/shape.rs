@@ -103,7 +103,7 @@ fn compile<'k>(env: Env, keys: impl Iterator<Item = &'k str>) -> Option<JsValue>
     match attempt() {
         Ok(f) => Some(f),
         Err(_) => {
-            raw::clear_exception(env);
+            raw::take_exception(env);
             None
         }
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::json;
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::pool::health::unix_ms;
 use crate::pool::job::{Completion, Job, Output, Work};
 use crate::pool::report::iso8601;
-use crate::pool::thread::{Lane, ThreadContext};
+use crate::pool::thread::{every, spawn_named, Lane, ThreadContext};
 use crate::pool::Pool;
 use crate::sqlite::open::open_reader;
 
@@ -165,20 +165,13 @@ pub struct BackupScheduler {
 
 impl BackupScheduler {
     pub fn spawn(self) -> Result<JoinHandle<()>> {
-        std::thread::Builder::new()
-            .name("sp-backup".into())
-            .spawn(move || self.run())
-            .map_err(|e| Error::Internal(format!("cannot start the backup thread: {e}")))
+        spawn_named("sp-backup".into(), move || self.run())
     }
 
     fn run(self) {
         let config = &self.ctx.config;
         let mut source = None;
-        loop {
-            match self.stop.recv_timeout(config.backup_interval) {
-                Err(RecvTimeoutError::Timeout) => {}
-                _ => return,
-            }
+        every(&self.stop, config.backup_interval, || {
             let result = match source.take() {
                 Some(conn) => Ok(conn),
                 None => open_reader(&self.ctx.db, config),
@@ -193,7 +186,8 @@ impl BackupScheduler {
                 let _ = rotate(&config.backup_dir, &stem(&self.ctx.db.path), config.backup_keep);
             }
             self.ctx.backups.record(&result);
-        }
+            true
+        });
     }
 }
 

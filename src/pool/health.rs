@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 
-use crate::error::{Error, Result};
-use crate::pool::thread::{Lane, Ping};
+use crate::error::Result;
+use crate::pool::thread::{every, spawn_named, Lane, Ping};
 
 #[derive(Debug)]
 pub struct HealthState {
@@ -58,23 +58,9 @@ pub struct HealthMonitor {
 
 impl HealthMonitor {
     pub fn spawn(self) -> Result<JoinHandle<()>> {
-        std::thread::Builder::new()
-            .name("sp-health".into())
-            .spawn(move || self.run())
-            .map_err(|e| Error::Internal(format!("cannot start the health thread: {e}")))
-    }
-
-    fn run(self) {
-        loop {
-            match self.stop.recv_timeout(self.interval) {
-                Err(RecvTimeoutError::Timeout) => {
-                    if !self.check() {
-                        return;
-                    }
-                }
-                _ => return,
-            }
-        }
+        spawn_named("sp-health".into(), move || {
+            every(&self.stop, self.interval, || self.check())
+        })
     }
 
     /// Pings every thread and waits up to one interval for the answers. Returns false when told

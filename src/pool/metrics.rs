@@ -4,9 +4,12 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::pool::stats::{HistogramSnapshot, LaneStats, BUCKET_BOUNDS_US};
+use crate::pool::stats::{Histogram, HistogramSnapshot, LaneStats, BUCKET_BOUNDS_US};
 use crate::pool::thread::Lane;
 use crate::pool::Pool;
+
+/// Which of a lane's latency histograms a family exposes.
+type PickHistogram = fn(&LaneStats) -> &Histogram;
 
 /// Builds one exposition; every family gets `# HELP` and `# TYPE` before its samples.
 struct Exposition(String);
@@ -111,31 +114,23 @@ impl Pool {
         for (code, n) in s.errors_by_code() {
             out.sample("swarm_pool_errors_total", &[("code", code)], n as f64);
         }
-        out.family(
-            "swarm_pool_queue_wait_seconds",
-            "histogram",
-            "Time jobs waited in their queue before starting.",
-        );
-        for (lane, _, l) in self.lanes() {
-            out.histogram(
+        let latencies: [(&str, &str, PickHistogram); 2] = [
+            (
                 "swarm_pool_queue_wait_seconds",
-                &[("pool_type", lane)],
-                &l.wait.snapshot(),
-                1e-6,
-            );
-        }
-        out.family(
-            "swarm_pool_exec_seconds",
-            "histogram",
-            "Time jobs ran (writes: until their COMMIT returned).",
-        );
-        for (lane, _, l) in self.lanes() {
-            out.histogram(
+                "Time jobs waited in their queue before starting.",
+                |l| &l.wait,
+            ),
+            (
                 "swarm_pool_exec_seconds",
-                &[("pool_type", lane)],
-                &l.exec.snapshot(),
-                1e-6,
-            );
+                "Time jobs ran (writes: until their COMMIT returned).",
+                |l| &l.exec,
+            ),
+        ];
+        for (name, help, which) in latencies {
+            out.family(name, "histogram", help);
+            for (lane, _, l) in self.lanes() {
+                out.histogram(name, &[("pool_type", lane)], &which(l).snapshot(), 1e-6);
+            }
         }
         out.family("swarm_pool_queue_length", "gauge", "Jobs waiting in each queue.");
         for (lane, which, _) in self.lanes() {

@@ -245,10 +245,7 @@ impl Pool {
         }
         self.stop_taking_work();
         let pool = Arc::clone(self);
-        let spawned = std::thread::Builder::new()
-            .name("sp-closer".into())
-            .spawn(move || pool.finish_close());
-        if spawned.is_err() {
+        if thread::spawn_named("sp-closer".into(), move || pool.finish_close()).is_err() {
             self.finish_close();
         }
     }

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::pool::job::Job;
-use crate::pool::thread::{check, recover, Lane, Ping, PingReply, ThreadContext};
+use crate::pool::thread::{check, recover, spawn_named, Lane, Ping, PingReply, ThreadContext};
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::open_reader;
 
@@ -33,10 +33,7 @@ pub struct ReaderThread {
 impl ReaderThread {
     pub fn spawn(self, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
         let name = format!("sp-{}-{}", self.lane.name(), self.index);
-        std::thread::Builder::new()
-            .name(name)
-            .spawn(move || self.run(&ctx))
-            .map_err(|e| crate::error::Error::Internal(format!("cannot start a pool thread: {e}")))
+        spawn_named(name, move || self.run(&ctx))
     }
 
     fn run(mut self, ctx: &ThreadContext) {

@@ -4,9 +4,10 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rusqlite::Connection;
 
 use crate::config::PoolConfig;
@@ -16,6 +17,24 @@ use crate::pool::job::{Job, Output, Work};
 use crate::pool::stats::{LaneStats, Stats};
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::DbPath;
+
+/// Starts a named pool thread; failing to start one is an `INTERNAL_ERROR`, not a panic.
+pub fn spawn_named(name: String, run: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(run)
+        .map_err(|e| Error::Internal(format!("cannot start the {name} thread: {e}")))
+}
+
+/// Calls `tick` every `interval` until `stop` says so (a message or a closed channel) or `tick`
+/// returns false.
+pub fn every(stop: &Receiver<()>, interval: Duration, mut tick: impl FnMut() -> bool) {
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
+        if !tick() {
+            return;
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {

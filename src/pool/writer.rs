@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Job, Output};
-use crate::pool::thread::{check, recover, Lane, Ping, PingReply, ThreadContext};
+use crate::pool::thread::{check, recover, spawn_named, Lane, Ping, PingReply, ThreadContext};
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::open_writer;
 
@@ -39,10 +39,7 @@ struct Finished {
 
 impl WriterThread {
     pub fn spawn(self, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
-        std::thread::Builder::new()
-            .name("sp-writer".into())
-            .spawn(move || self.run(&ctx))
-            .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))
+        spawn_named("sp-writer".into(), move || self.run(&ctx))
     }
 
     fn run(mut self, ctx: &ThreadContext) {
