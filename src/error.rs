@@ -57,7 +57,17 @@ impl Error {
         }
     }
 
-    /// True for failures that say nothing about the health of the connection that hit them.
+    /// True for failures of the surroundings rather than of the statement: a full disk, an I/O
+    /// error, a read-only or locked file. Repeated on the write path, they make the pool unhealthy.
+    pub fn is_environment_failure(&self) -> bool {
+        matches!(self, Error::Sqlite { code, .. }
+            if ["SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_BUSY", "SQLITE_LOCKED",
+                "SQLITE_CANTOPEN", "SQLITE_NOMEM", "SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_PROTOCOL"]
+                .iter()
+                .any(|prefix| code.starts_with(prefix)))
+    }
+
+    /// True for failures after which the connection that hit them must be replaced.
     pub fn is_connection_fault(&self) -> bool {
         matches!(self, Error::Sqlite { code, .. }
             if code.starts_with("SQLITE_IOERR") || code.starts_with("SQLITE_CORRUPT")

@@ -61,8 +61,9 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
     }
     let (release, first) = block_reader(&pool);
     let (tx, rx) = unbounded();
-    // 0: a plain read; 1: sees a transaction open (batched); 2: fails; 3: panics;
-    // 4: a PRAGMA, which runs alone, outside any transaction; 5: a read after it.
+    // 0: a plain read; 1: sees a transaction open (batched); 2: fails; 3: succeeds;
+    // 4: a PRAGMA, which runs alone, outside any transaction; 5: a read after it, alone in its
+    // batch, so outside any transaction only if the PRAGMA ended the batch.
     pool.query(
         Lane::Read,
         "SELECT count(*) FROM t".into(),
@@ -82,9 +83,11 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
         Fetch::All,
         collect(&tx, 2),
     );
-    pool.read_with(
+    pool.query(
         Lane::Read,
-        Box::new(|_: &Connection| -> Result<Output> { panic!("injected") }),
+        "SELECT 1".into(),
+        Params::None,
+        Fetch::First,
         collect(&tx, 3),
     );
     pool.query(
@@ -115,7 +118,7 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
             ..
         })
     ));
-    assert!(matches!(&results[3].1, Err(e) if e.code() == "INTERNAL_ERROR"));
+    assert!(matches!(&results[3].1, Ok(Output::Row(Some(_)))));
     assert!(matches!(&results[4].1, Ok(Output::Row(Some(_)))));
     assert!(
         matches!(&results[5].1, Ok(Output::Json(v)) if v == true),
@@ -128,7 +131,9 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
     let busy = wait(|d| {
         pool.write_alone(
             Box::new(|c: &Connection| {
-                let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+                let busy: i64 = crate::sqlite::guard::internal(|| {
+                    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                })?;
                 Ok(Output::Json(busy.into()))
             }),
             d,
@@ -143,6 +148,26 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
         8,
         "the blocking job, six batched jobs and one count"
     );
+    // A job that panics inside a batch settles alone; the reads queued behind it still run.
+    let (release, first) = block_reader(&pool);
+    pool.read_with(
+        Lane::Read,
+        Box::new(|_: &Connection| -> Result<Output> { panic!("injected") }),
+        collect(&tx, 6),
+    );
+    pool.query(
+        Lane::Read,
+        "SELECT count(*) FROM t".into(),
+        Params::None,
+        Fetch::First,
+        collect(&tx, 7),
+    );
+    drop(release);
+    assert!(first.recv().is_ok());
+    let mut results: Vec<(usize, Result<Output>)> = (0..2).map(|_| rx.recv().expect("settles")).collect();
+    results.sort_by_key(|(i, _)| *i);
+    assert!(matches!(&results[0].1, Err(e) if e.code() == "INTERNAL_ERROR"));
+    assert!(matches!(&results[1].1, Ok(Output::Row(Some(r))) if r.values == vec![Value::Integer(11)]));
     close(&pool);
     Ok(())
 }

@@ -26,7 +26,8 @@ pub enum Output {
     Done,
 }
 
-pub type Work = Box<dyn FnOnce(&Connection) -> Result<Output> + Send>;
+/// May run more than once: a job whose transaction a later job rolled back whole is run again.
+pub type Work = Box<dyn FnMut(&Connection) -> Result<Output> + Send>;
 pub type Completion = Box<dyn FnOnce(Result<Output>) + Send>;
 
 pub struct Job {

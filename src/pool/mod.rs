@@ -16,12 +16,13 @@ pub mod report;
 pub mod sql;
 pub mod stats;
 pub mod thread;
+pub mod wal;
 pub mod writer;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, unbounded, Sender, TrySendError};
 
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
@@ -33,12 +34,23 @@ use job::{Completion, Job, Output};
 use readers::ReaderThread;
 use stats::Stats;
 use thread::{Lane, ThreadContext};
+use wal::{ReadGate, WalControl};
 use writer::WriterThread;
 
 struct Senders {
     read: Sender<Job>,
     write: Sender<Job>,
     worker: Sender<Job>,
+}
+
+impl Senders {
+    fn lane(&self, lane: Lane) -> &Sender<Job> {
+        match lane {
+            Lane::Read => &self.read,
+            Lane::Write => &self.write,
+            Lane::Worker => &self.worker,
+        }
+    }
 }
 
 enum Lifecycle {
@@ -49,9 +61,8 @@ enum Lifecycle {
 
 pub struct Pool {
     ctx: Arc<ThreadContext>,
+    /// The queues' sending ends; taken at close, so the queues are freed once the threads end.
     senders: RwLock<Option<Senders>>,
-    /// Kept only to read queue lengths.
-    queues: [Receiver<Job>; 3],
     lifecycle: Mutex<Lifecycle>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     health: Arc<HealthState>,
@@ -66,8 +77,15 @@ pub struct Pool {
 impl Pool {
     /// Opens every connection (so a bad path or a corrupt file fails here) and starts the threads.
     pub fn open(path: &str, config: PoolConfig) -> Result<Arc<Pool>> {
-        let mut db = DbPath::resolve(path)?;
+        let db = DbPath::resolve(path)?;
+        let ephemeral = db.clone();
+        Pool::start(db, config).inspect_err(|_| ephemeral.remove_if_ephemeral())
+    }
+
+    fn start(mut db: DbPath, config: PoolConfig) -> Result<Arc<Pool>> {
+        let stats = Arc::new(Stats::default());
         let mut writer_conn = open_writer(&db, &config)?;
+        wal::install_hook(&mut writer_conn, Arc::clone(&stats), config.wal_limit)?;
         db.pin();
         let mut conns = Vec::new();
         for i in 0..config.max_readers + config.max_workers {
@@ -78,16 +96,19 @@ impl Pool {
             };
             conns.push((lane, open_reader(&db, &config)?));
         }
+        let (gate, wal_woken) = ReadGate::new();
         let ctx = Arc::new(ThreadContext {
             db,
             config: config.clone(),
-            stats: Arc::new(Stats::default()),
+            stats,
             abort: Default::default(),
             backups: Default::default(),
+            gate: Arc::clone(&gate),
         });
-        let (read_tx, read_rx) = bounded(config.max_queue);
-        let (write_tx, write_rx) = bounded(config.max_queue);
-        let (worker_tx, worker_rx) = bounded(config.max_queue);
+        // Unbounded, so memory is taken as jobs arrive; `submit` enforces `maxQueue`.
+        let (read_tx, read_rx) = unbounded();
+        let (write_tx, write_rx) = unbounded();
+        let (worker_tx, worker_rx) = unbounded();
         let mut threads = Vec::new();
         let mut probes = Vec::new();
         let mut deadlines = Vec::new();
@@ -106,6 +127,8 @@ impl Pool {
             deadline,
             conn: writer_conn,
             broken: false,
+            wal: WalControl::new(gate),
+            wal_woken,
         };
         threads.push(writer.spawn(Arc::clone(&ctx))?);
 
@@ -163,7 +186,6 @@ impl Pool {
                 write: write_tx,
                 worker: worker_tx,
             })),
-            queues: [read_rx, write_rx, worker_rx],
             lifecycle: Mutex::new(Lifecycle::Open),
             threads: Mutex::new(threads),
             health,
@@ -200,35 +222,41 @@ impl Pool {
     }
 
     pub fn queue_len(&self, lane: Lane) -> usize {
-        match lane {
-            Lane::Read => self.queues[0].len(),
-            Lane::Write => self.queues[1].len(),
-            Lane::Worker => self.queues[2].len(),
-        }
+        let senders = self.senders.read().unwrap_or_else(|p| p.into_inner());
+        senders.as_ref().map_or(0, |s| s.lane(lane).len())
+    }
+
+    /// Completes a job refused before it was queued (bad input, closed, full), counting it once
+    /// in the lane it was meant for.
+    pub fn reject(&self, lane: Lane, err: Error, done: Completion) {
+        let stats = self.ctx.lane(lane);
+        stats.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ctx.stats.count_error(err.code());
+        done(Err(err))
     }
 
     /// Queues a job; never blocks. A job that cannot be queued completes at once with
     /// `POOL_CLOSED` or `POOL_QUEUE_FULL`.
     pub fn submit(&self, lane: Lane, job: Job) {
-        let senders = self.senders.read().unwrap_or_else(|p| p.into_inner());
-        let Some(senders) = senders.as_ref() else {
-            return (job.done)(Err(Error::PoolClosed));
-        };
-        let tx = match lane {
-            Lane::Read => &senders.read,
-            Lane::Write => &senders.write,
-            Lane::Worker => &senders.worker,
-        };
-        match tx.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) => {
-                self.ctx.stats.count_error("POOL_QUEUE_FULL");
-                (job.done)(Err(Error::QueueFull {
-                    queue: lane.name(),
-                    capacity: self.ctx.config.max_queue,
-                }))
+        let refused = {
+            let senders = self.senders.read().unwrap_or_else(|p| p.into_inner());
+            match senders.as_ref().map(|s| s.lane(lane)) {
+                None => Some((Error::PoolClosed, job.done)),
+                Some(tx) if tx.len() >= self.ctx.config.max_queue => {
+                    let full = Error::QueueFull {
+                        queue: lane.name(),
+                        capacity: self.ctx.config.max_queue,
+                    };
+                    Some((full, job.done))
+                }
+                Some(tx) => match tx.try_send(job) {
+                    Ok(()) => None,
+                    Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Some((Error::PoolClosed, job.done)),
+                },
             }
-            Err(TrySendError::Disconnected(job)) => (job.done)(Err(Error::PoolClosed)),
+        };
+        if let Some((err, done)) = refused {
+            self.reject(lane, err, done);
         }
     }
 

@@ -14,7 +14,12 @@ use crate::error::Result;
 use crate::pool::job::Job;
 use crate::pool::thread::{check, recover, spawn_named, Lane, Ping, PingReply, ThreadContext};
 use crate::sqlite::deadline::Deadline;
+use crate::sqlite::guard;
 use crate::sqlite::open::open_reader;
+
+fn open(ctx: &ThreadContext) -> Result<Connection> {
+    open_reader(&ctx.db, &ctx.config)
+}
 
 /// Most point reads one read transaction serves.
 const READ_BATCH: usize = 64;
@@ -44,8 +49,14 @@ impl ReaderThread {
         loop {
             select! {
                 recv(self.jobs) -> msg => match msg {
-                    Ok(job) if self.lane == Lane::Read && !job.alone => self.execute_batch(ctx, job),
-                    Ok(job) => self.execute(ctx, job),
+                    Ok(job) => {
+                        let _pass = ctx.gate.enter(self.lane);
+                        if self.lane == Lane::Read && !job.alone {
+                            self.execute_batch(ctx, job)
+                        } else {
+                            self.execute(ctx, job)
+                        }
+                    }
                     Err(_) => break,
                 },
                 recv(pings) -> msg => match msg {
@@ -77,14 +88,14 @@ impl ReaderThread {
         }
         if batch.len() > 1 {
             // If BEGIN fails the jobs simply run in autocommit mode, each its own transaction.
-            let _ = self.conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([]));
+            let _ = guard::internal(|| self.conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])));
         }
         for job in batch {
             self.execute(ctx, job);
         }
         if !self.conn.is_autocommit() {
             // A read transaction: ending it only releases the snapshot; it cannot lose data.
-            let _ = self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+            let _ = guard::internal(|| self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])));
         }
         if let Some(job) = alone {
             self.execute(ctx, job);
@@ -103,17 +114,21 @@ impl ReaderThread {
         let busy = &ctx.lane(self.lane).busy;
         busy.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let (result, broken) = ctx.run(&self.conn, &self.deadline, job.work);
+        let mut job = job;
+        let (result, broken) = ctx.run(&self.conn, &self.deadline, &mut job.work);
         busy.fetch_sub(1, Ordering::Relaxed);
         ctx.account(self.lane, job.queued_at, started.elapsed(), &result);
         if broken {
-            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_reader);
+            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
         }
         (job.done)(result);
     }
 
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
-        let ok = check(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_reader);
+        let ok = {
+            let _pass = ctx.gate.enter(self.lane);
+            check(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open)
+        };
         let _ = ping.reply.send(PingReply {
             lane: self.lane,
             index: self.index,

@@ -1,14 +1,13 @@
 //! Jobs built from SQL text: `query` (readers and workers), `execute` and `transaction` (writer).
 
-use std::sync::Arc;
-
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Job, Output, WriteResult};
 use crate::pool::thread::Lane;
 use crate::pool::Pool;
-use crate::sqlite::classify::{classify, StatementKind};
+use crate::sqlite::classify::{classify, first_keyword, is_blank, StatementKind};
+use crate::sqlite::guard;
 use crate::sqlite::{Params, RowSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,20 +23,40 @@ pub struct Statement {
     pub params: Params,
 }
 
-fn check_text(sql: &str) -> Result<()> {
-    if sql.trim().is_empty() {
-        return Err(Error::invalid("the SQL text is empty"));
+/// Refuses SQL text SQLite would misread: a NUL ends the text early for SQLite (`DELETE FROM t\0
+/// WHERE …` would delete every row), and text with no statement has nothing to run.
+pub fn check_text(sql: &str) -> Result<()> {
+    if sql.contains('\0') {
+        return Err(Error::invalid(
+            "the SQL text contains a NUL character, which would end it early; pass values as parameters",
+        ));
+    }
+    if is_blank(sql) {
+        return Err(Error::invalid("the SQL text holds no statement (only white space or comments)"));
     }
     Ok(())
 }
 
+/// Prepares one statement of caller SQL: a second statement after it is refused (SQLite's own
+/// prepare tail says so), and so is anything the connection's guard denies.
+fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
+    conn.prepare_cached(sql).map_err(|e| guard::explain(e.into()))
+}
+
+fn read_only() -> Error {
+    Error::ReadOnly(
+        "this statement writes (or controls transactions) and was sent to a read-only connection; use write() or transaction()".into(),
+    )
+}
+
 /// Runs a read-only statement, refusing anything that would write or change connection state.
 pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch) -> Result<Output> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    if !stmt.readonly() || classify(sql) == StatementKind::TransactionControl {
-        return Err(Error::ReadOnly(
-            "this statement writes (or controls transactions) and was sent to a read-only connection; use write() or transaction()".into(),
-        ));
+    if classify(sql) == StatementKind::TransactionControl {
+        return Err(read_only());
+    }
+    let mut stmt = prepare(conn, sql)?;
+    if !stmt.readonly() {
+        return Err(read_only());
     }
     params.bind(&mut stmt)?;
     let limit = if fetch == Fetch::First { 1 } else { usize::MAX };
@@ -58,7 +77,16 @@ pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch) ->
 
 /// Runs one statement on the writer's connection, stepping through any rows it returns.
 pub fn run_statement(conn: &Connection, sql: &str, params: &Params) -> Result<WriteResult> {
-    let mut stmt = conn.prepare_cached(sql)?;
+    if first_keyword(sql) == "VACUUM" {
+        // VACUUM runs ATTACH and BEGIN of its own inside SQLite; a text whose first keyword is
+        // VACUUM and that prepares as one statement is a VACUUM and nothing else.
+        return guard::internal(|| run_one(conn, sql, params));
+    }
+    run_one(conn, sql, params)
+}
+
+fn run_one(conn: &Connection, sql: &str, params: &Params) -> Result<WriteResult> {
+    let mut stmt = prepare(conn, sql)?;
     params.bind(&mut stmt)?;
     let writes = !stmt.readonly();
     let mut rows = stmt.raw_query();
@@ -73,22 +101,27 @@ impl Pool {
     /// `read`/`get` on the readers, `executeInWorker` on the workers.
     pub fn query(&self, lane: Lane, sql: String, params: Params, fetch: Fetch, done: Completion) {
         if let Err(e) = check_text(&sql) {
-            return done(Err(e));
+            return self.reject(lane, e, done);
         }
+        // PRAGMA reads run on their own, outside any read batch.
+        let alone = classify(&sql) == StatementKind::Alone;
         let work = Box::new(move |conn: &Connection| run_query(conn, &sql, &params, fetch));
-        self.submit(lane, Job::new(work, done));
+        let mut job = Job::new(work, done);
+        job.alone = alone;
+        self.submit(lane, job);
     }
 
     /// `write`: one statement, committed with whatever else the writer has queued.
     pub fn execute(&self, sql: String, params: Params, done: Completion) {
         if let Err(e) = check_text(&sql) {
-            return done(Err(e));
+            return self.reject(Lane::Write, e, done);
         }
         let alone = match classify(&sql) {
             StatementKind::TransactionControl => {
-                return done(Err(Error::invalid(
+                let refused = Error::invalid(
                     "BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are managed by the pool; use transaction([...]) for atomic groups",
-                )))
+                );
+                return self.reject(Lane::Write, refused, done);
             }
             StatementKind::Alone => true,
             StatementKind::Batched => false,
@@ -102,8 +135,10 @@ impl Pool {
     /// `transaction([...])`: every statement or none, inside one savepoint.
     pub fn transaction(&self, statements: Vec<Statement>, done: Completion) {
         for (i, s) in statements.iter().enumerate() {
+            if let Err(e) = check_text(&s.sql) {
+                return self.reject(Lane::Write, at_statement(i, e), done);
+            }
             let refused = match classify(&s.sql) {
-                _ if s.sql.trim().is_empty() => Some("is empty"),
                 StatementKind::Batched => None,
                 StatementKind::Alone => {
                     Some("cannot run inside a transaction (VACUUM, PRAGMA, ATTACH); send it with write()")
@@ -111,7 +146,7 @@ impl Pool {
                 StatementKind::TransactionControl => Some("controls transactions, which transaction() already does"),
             };
             if let Some(why) = refused {
-                return done(Err(Error::invalid(format!("statement {i} {why}"))));
+                return self.reject(Lane::Write, Error::invalid(format!("statement {i} {why}")), done);
             }
         }
         let work = Box::new(move |conn: &Connection| {
@@ -162,5 +197,3 @@ pub fn wait<F: FnOnce(Completion)>(submit: F) -> Result<Output> {
     }));
     rx.recv().unwrap_or(Err(Error::PoolClosed))
 }
-
-pub type SharedPool = Arc<Pool>;

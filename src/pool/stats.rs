@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::error::Error;
+
 /// Upper bounds of the histogram buckets in microseconds: 8 µs doubling up to ~67 s, then +Inf.
 pub const BUCKET_BOUNDS_US: [u64; 24] = {
     let mut b = [0u64; 24];
@@ -115,6 +117,16 @@ pub struct Stats {
     pub checkpoints: AtomicU64,
     pub truncate_checkpoints: AtomicU64,
     pub wal_bytes: AtomicU64,
+    /// Pages in the WAL after the last commit (SQLite's count, from the WAL hook).
+    pub wal_pages: AtomicU64,
+    /// Times the WAL was over its limit and could not be reset at once (a snapshot held it).
+    pub wal_resets_deferred: AtomicU64,
+    /// Jobs run again because a later job of their transaction rolled it back whole.
+    pub replayed: AtomicU64,
+    /// Commits in a row whose writes all failed for a reason of the environment (disk full, I/O
+    /// error, read-only or locked file); 0 after any successful commit.
+    pub write_failure_streak: AtomicU64,
+    last_write_failure: Mutex<Option<String>>,
     errors: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -123,6 +135,22 @@ impl Stats {
         if let Ok(mut map) = self.errors.lock() {
             *map.entry(code).or_default() += 1;
         }
+    }
+
+    /// Records how a commit went for the write path's health.
+    pub fn write_outcome(&self, committed: bool, environment_failure: Option<&Error>) {
+        if committed {
+            self.write_failure_streak.store(0, Relaxed);
+        } else if let Some(err) = environment_failure {
+            self.write_failure_streak.fetch_add(1, Relaxed);
+            if let Ok(mut last) = self.last_write_failure.lock() {
+                *last = Some(format!("{}: {err}", err.code()));
+            }
+        }
+    }
+
+    pub fn last_write_failure(&self) -> Option<String> {
+        self.last_write_failure.lock().ok().and_then(|l| l.clone())
     }
 
     pub fn errors_by_code(&self) -> BTreeMap<&'static str, u64> {

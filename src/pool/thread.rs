@@ -16,6 +16,7 @@ use crate::pool::backup::BackupStats;
 use crate::pool::job::{Job, Output, Work};
 use crate::pool::stats::{LaneStats, Stats};
 use crate::sqlite::deadline::Deadline;
+use crate::pool::wal::ReadGate;
 use crate::sqlite::open::DbPath;
 
 /// Starts a named pool thread; failing to start one is an `INTERNAL_ERROR`, not a panic.
@@ -73,6 +74,8 @@ pub struct ThreadContext {
     /// Set when the pool must stop at once (environment teardown): queued jobs are refused.
     pub abort: AtomicBool,
     pub backups: BackupStats,
+    /// Admission of read transactions, which the writer closes for a moment to reset the WAL.
+    pub gate: Arc<ReadGate>,
 }
 
 impl ThreadContext {
@@ -126,7 +129,7 @@ impl ThreadContext {
     /// Runs `work` under the query deadline, turning a panic into `INTERNAL_ERROR` and an
     /// interrupt into `QUERY_TIMEOUT` (or `POOL_CLOSED` when aborting). The flag says whether the
     /// connection must be replaced.
-    pub fn run(&self, conn: &Connection, deadline: &Deadline, work: Work) -> (Result<Output>, bool) {
+    pub fn run(&self, conn: &Connection, deadline: &Deadline, work: &mut Work) -> (Result<Output>, bool) {
         deadline.arm(self.config.query_timeout);
         let outcome = catch_unwind(AssertUnwindSafe(|| work(conn)));
         let expired = deadline.expired();
@@ -170,12 +173,12 @@ pub fn recover(
     conn: &mut Connection,
     deadline: &Arc<Deadline>,
     broken: &mut bool,
-    open: fn(&DbPath, &PoolConfig) -> Result<Connection>,
+    open: &dyn Fn(&ThreadContext) -> Result<Connection>,
 ) {
     if !*broken {
         ctx.stats.failed_connections.fetch_add(1, Ordering::Relaxed);
     }
-    match open(&ctx.db, &ctx.config).and_then(|mut fresh| {
+    match open(ctx).and_then(|mut fresh| {
         deadline.install(&mut fresh)?;
         Ok(fresh)
     }) {
@@ -194,7 +197,7 @@ pub fn check(
     conn: &mut Connection,
     deadline: &Arc<Deadline>,
     broken: &mut bool,
-    open: fn(&DbPath, &PoolConfig) -> Result<Connection>,
+    open: &dyn Fn(&ThreadContext) -> Result<Connection>,
 ) -> bool {
     if !*broken && probe(conn) {
         return true;

@@ -1,7 +1,9 @@
 //! The writer thread: owns the only read-write connection and commits every queued write in one
 //! `BEGIN IMMEDIATE … COMMIT` (group commit), each job inside its own SAVEPOINT so a failing job
-//! fails alone. A job's completion runs only after COMMIT returned.
+//! fails alone. A job's completion runs only after COMMIT returned and the database file and its
+//! WAL were found to be the ones the pool opened.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,13 +15,13 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Job, Output};
 use crate::pool::thread::{check, recover, spawn_named, Lane, Ping, PingReply, ThreadContext};
+use crate::pool::wal::{install_hook, WalControl};
 use crate::sqlite::deadline::Deadline;
+use crate::sqlite::guard;
 use crate::sqlite::open::open_writer;
 
 /// How often an idle writer looks at the WAL.
 const MAINTENANCE_TICK: Duration = Duration::from_millis(500);
-/// Commits between two looks at the WAL size under constant load.
-const COMMITS_PER_WAL_CHECK: u64 = 64;
 
 pub struct WriterThread {
     pub jobs: Receiver<Job>,
@@ -28,6 +30,9 @@ pub struct WriterThread {
     pub conn: Connection,
     /// A fault was seen and no fresh connection could be opened yet.
     pub broken: bool,
+    pub wal: WalControl,
+    /// A reader or worker that held the WAL back has left.
+    pub wal_woken: Receiver<()>,
 }
 
 /// A settled-but-not-yet-announced job of the current group.
@@ -37,6 +42,42 @@ struct Finished {
     result: Result<Output>,
 }
 
+impl Finished {
+    fn new(job: Job, result: Result<Output>) -> Finished {
+        Finished {
+            done: job.done,
+            queued_at: job.queued_at,
+            result,
+        }
+    }
+}
+
+/// What one group did, for the counters and the write path's health.
+#[derive(Default)]
+struct Outcome {
+    commits: u64,
+    /// A commit made some job's work durable.
+    committed: bool,
+    environment_failure: Option<Error>,
+}
+
+impl Outcome {
+    fn saw(&mut self, result: &Result<Output>) {
+        if let Err(e) = result {
+            if e.is_environment_failure() && self.environment_failure.is_none() {
+                self.environment_failure = Some(e.clone());
+            }
+        }
+    }
+}
+
+/// Opens the writer's connection with our checkpointing in place of SQLite's.
+pub fn open(ctx: &ThreadContext) -> Result<Connection> {
+    let mut conn = open_writer(&ctx.db, &ctx.config)?;
+    install_hook(&mut conn, Arc::clone(&ctx.stats), ctx.config.wal_limit)?;
+    Ok(conn)
+}
+
 impl WriterThread {
     pub fn spawn(self, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
         spawn_named("sp-writer".into(), move || self.run(&ctx))
@@ -44,7 +85,7 @@ impl WriterThread {
 
     fn run(mut self, ctx: &ThreadContext) {
         let mut pings = self.pings.clone();
-        let mut commits_since_check = 0u64;
+        let mut wal_woken = self.wal_woken.clone();
         let mut dirty = false;
         loop {
             select! {
@@ -53,12 +94,9 @@ impl WriterThread {
                         let mut batch = Vec::with_capacity(64);
                         batch.push(first);
                         batch.extend(self.jobs.try_iter().take(ctx.config.max_batch - 1));
-                        commits_since_check += self.process(ctx, batch);
+                        self.process(ctx, batch);
+                        self.maintain(ctx, false);
                         dirty = true;
-                        if commits_since_check >= COMMITS_PER_WAL_CHECK {
-                            commits_since_check = 0;
-                            self.watch_wal(ctx, false);
-                        }
                     }
                     Err(_) => break,
                 },
@@ -66,208 +104,258 @@ impl WriterThread {
                     Ok(ping) => self.answer(ctx, ping),
                     Err(_) => pings = never(),
                 },
+                recv(wal_woken) -> msg => match msg {
+                    Ok(()) => {
+                        self.wal.woken();
+                        dirty = !self.maintain(ctx, dirty);
+                    }
+                    Err(_) => wal_woken = never(),
+                },
                 default(MAINTENANCE_TICK) => {
                     if dirty {
-                        self.watch_wal(ctx, true);
-                        dirty = false;
+                        dirty = !self.maintain(ctx, true);
                     }
                 }
             }
         }
         // Leave a small WAL behind for whoever opens the file next.
-        let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = guard::internal(|| self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())));
+    }
+
+    /// True when the WAL is within its limit (when `idle`: empty) afterwards.
+    fn maintain(&mut self, ctx: &ThreadContext, idle: bool) -> bool {
+        let within = self
+            .wal
+            .maintain(&self.conn, &ctx.db.path, &ctx.stats, ctx.config.wal_limit, idle);
+        let _ = self.conn.busy_timeout(ctx.config.busy_timeout);
+        within && (!idle || ctx.stats.wal_bytes.load(Ordering::Relaxed) == 0)
     }
 
     /// Runs a drained batch in order: runs of ordinary jobs share a transaction, jobs that must
-    /// run alone run between them. Returns the number of commits made.
-    fn process(&mut self, ctx: &ThreadContext, batch: Vec<Job>) -> u64 {
+    /// run alone run between them.
+    fn process(&mut self, ctx: &ThreadContext, batch: Vec<Job>) {
         if ctx.db.moved() {
             for job in batch {
-                ctx.lane(Lane::Write).failed.fetch_add(1, Ordering::Relaxed);
-                ctx.stats.count_error("SQLITE_READONLY_DBMOVED");
-                (job.done)(Err(moved_error(ctx)));
+                let result = Err(moved_error(ctx));
+                ctx.account(Lane::Write, job.queued_at, Duration::ZERO, &result);
+                (job.done)(result);
             }
-            return 0;
+            return;
         }
-        let mut commits = 0;
         let mut group = Vec::with_capacity(batch.len());
         for job in batch {
             if job.alone {
-                commits += self.run_group(ctx, std::mem::take(&mut group));
+                self.run_group(ctx, std::mem::take(&mut group));
                 self.run_alone(ctx, job);
-                commits += 1;
             } else {
                 group.push(job);
             }
         }
-        commits + self.run_group(ctx, group)
+        self.run_group(ctx, group);
     }
 
-    fn run_group(&mut self, ctx: &ThreadContext, jobs: Vec<Job>) -> u64 {
+    fn control(&self, sql: &str) -> Result<()> {
+        guard::internal(|| exec(&self.conn, sql))
+    }
+
+    fn run_group(&mut self, ctx: &ThreadContext, jobs: Vec<Job>) {
         if jobs.is_empty() {
-            return 0;
+            return;
         }
         let started = Instant::now();
-        let busy = &ctx.stats.write.busy;
-        busy.fetch_add(jobs.len(), Ordering::Relaxed);
         let count = jobs.len();
+        let busy = &ctx.stats.write.busy;
+        busy.fetch_add(count, Ordering::Relaxed);
         let mut finished: Vec<Finished> = Vec::with_capacity(count);
-        let mut tx_start = 0;
+        let mut queue: VecDeque<Job> = VecDeque::with_capacity(count);
+        for job in jobs {
+            match ctx.admit(Lane::Write, job) {
+                Ok(job) => queue.push_back(job),
+                Err((job, err)) => finished.push(Finished::new(job, Err(err))),
+            }
+        }
+        let mut outcome = Outcome::default();
+        // Jobs run in the open transaction, with their results, until it commits.
+        let mut tentative: Vec<(Job, Result<Output>)> = Vec::new();
         let mut in_tx = false;
         let mut broken = false;
-        let mut commits = 0;
-        for job in jobs {
-            let job = match ctx.admit(Lane::Write, job) {
-                Ok(job) => job,
-                Err((job, err)) => {
-                    finished.push(Finished {
-                        done: job.done,
-                        queued_at: job.queued_at,
-                        result: Err(err),
-                    });
-                    continue;
-                }
-            };
+        // Replayed jobs still to run; once they all ran they are committed on their own.
+        let mut replay_left = 0usize;
+        while let Some(mut job) = queue.pop_front() {
+            let replayed = replay_left > 0;
+            replay_left = replay_left.saturating_sub(1);
             if !in_tx {
-                if let Err(err) = exec(&self.conn, "BEGIN IMMEDIATE") {
-                    finished.push(Finished {
-                        done: job.done,
-                        queued_at: job.queued_at,
-                        result: Err(err),
-                    });
+                if let Err(err) = self.control("BEGIN IMMEDIATE") {
+                    let result = Err(err);
+                    outcome.saw(&result);
+                    finished.push(Finished::new(job, result));
                     continue;
                 }
                 in_tx = true;
-                tx_start = finished.len();
             }
-            let result = match exec(&self.conn, "SAVEPOINT job") {
-                Err(err) => Err(err),
-                Ok(()) => {
-                    let (result, job_broke) = ctx.run(&self.conn, &self.deadline, job.work);
-                    broken |= job_broke;
-                    self.end_savepoint(result, &mut finished, tx_start, &mut in_tx)
+            if let Err(err) = self.control("SAVEPOINT job") {
+                self.abandon(&mut tentative, &mut finished, &err);
+                in_tx = false;
+                let result = Err(err);
+                outcome.saw(&result);
+                finished.push(Finished::new(job, result));
+                continue;
+            }
+            let (result, job_broke) = ctx.run(&self.conn, &self.deadline, &mut job.work);
+            broken |= job_broke;
+            outcome.saw(&result);
+            if self.conn.is_autocommit() {
+                // The job ended the whole transaction (INSERT OR ROLLBACK, RAISE(ROLLBACK), or
+                // SQLite rolling back on a full disk): it fails, and the work of the jobs before
+                // it in this transaction is gone with it.
+                in_tx = false;
+                let result = match result {
+                    Err(e) => Err(e),
+                    Ok(_) => Err(Error::Internal("the transaction ended inside this job; its work was rolled back".into())),
+                };
+                let environment = matches!(&result, Err(e) if e.is_environment_failure());
+                let mut innocents = Vec::new();
+                for (other, res) in tentative.drain(..) {
+                    match res {
+                        // Innocent jobs run again in a fresh transaction, unless the disk or
+                        // file failed: then they would only fail the same way.
+                        Ok(_) if !environment => innocents.push(other),
+                        Ok(_) => finished.push(Finished::new(other, result.clone())),
+                        Err(e) => finished.push(Finished::new(other, Err(e))),
+                    }
                 }
+                ctx.stats.replayed.fetch_add(innocents.len() as u64, Ordering::Relaxed);
+                replay_left += innocents.len();
+                for other in innocents.into_iter().rev() {
+                    queue.push_front(other);
+                }
+                finished.push(Finished::new(job, result));
+                continue;
+            }
+            let result = match result {
+                Ok(out) => self.control("RELEASE job").map(|()| Ok(out)),
+                Err(err) => self
+                    .control("ROLLBACK TO job")
+                    .and_then(|()| self.control("RELEASE job"))
+                    .map(|()| Err(err)),
             };
-            finished.push(Finished {
-                done: job.done,
-                queued_at: job.queued_at,
-                result,
-            });
+            match result {
+                Ok(result) => tentative.push((job, result)),
+                Err(fatal) => {
+                    // The savepoint could not be kept or undone: nothing of this transaction
+                    // can be trusted, so it is rolled back whole.
+                    self.abandon(&mut tentative, &mut finished, &fatal);
+                    in_tx = false;
+                    let result = Err(fatal);
+                    outcome.saw(&result);
+                    finished.push(Finished::new(job, result));
+                    continue;
+                }
+            }
+            if replayed && replay_left == 0 {
+                self.commit(ctx, &mut tentative, &mut finished, &mut outcome);
+                in_tx = false;
+            }
         }
         if in_tx {
-            if let Err(err) = exec(&self.conn, "COMMIT") {
-                let _ = exec(&self.conn, "ROLLBACK");
-                fail_since(&mut finished, tx_start, &err);
-            } else {
-                commits += 1;
-            }
+            self.commit(ctx, &mut tentative, &mut finished, &mut outcome);
         }
-        if commits > 0 {
-            ctx.stats.commits.fetch_add(commits, Ordering::Relaxed);
+        if outcome.commits > 0 {
+            ctx.stats.commits.fetch_add(outcome.commits, Ordering::Relaxed);
             ctx.stats.batch_sizes.record_value(count as u64);
             ctx.stats.largest_batch.fetch_max(count as u64, Ordering::Relaxed);
         }
+        ctx.stats
+            .write_outcome(outcome.committed, outcome.environment_failure.as_ref());
         busy.fetch_sub(count, Ordering::Relaxed);
         if broken {
-            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_writer);
+            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
         }
         let exec_time = started.elapsed();
         for f in finished {
             ctx.account(Lane::Write, f.queued_at, exec_time, &f.result);
             (f.done)(f.result);
         }
-        commits
     }
 
-    /// Keeps a job's work (RELEASE) or undoes it alone (ROLLBACK TO). When SQLite itself rolled
-    /// back the whole transaction (disk full, I/O error), the jobs before it in this transaction
-    /// are lost too and fail with the same error.
-    fn end_savepoint(
+    /// COMMITs the open transaction and settles its jobs: their results stand only if COMMIT
+    /// succeeded and the data went into the files the pool opened.
+    fn commit(
         &self,
-        result: Result<Output>,
-        finished: &mut [Finished],
-        tx_start: usize,
-        in_tx: &mut bool,
-    ) -> Result<Output> {
-        if self.conn.is_autocommit() {
-            *in_tx = false;
-            let err = match &result {
-                Err(e) => e.clone(),
-                Ok(_) => Error::Internal("the transaction ended inside a job".into()),
-            };
-            fail_since(finished, tx_start, &err);
-            return Err(err);
-        }
-        match result {
-            Ok(out) => exec(&self.conn, "RELEASE job").map(|()| out),
-            Err(err) => {
-                let undone = exec(&self.conn, "ROLLBACK TO job").and_then(|()| exec(&self.conn, "RELEASE job"));
-                if let Err(fatal) = undone {
-                    let _ = exec(&self.conn, "ROLLBACK");
-                    *in_tx = false;
-                    fail_since(finished, tx_start, &fatal);
+        ctx: &ThreadContext,
+        tentative: &mut Vec<(Job, Result<Output>)>,
+        finished: &mut Vec<Finished>,
+        outcome: &mut Outcome,
+    ) {
+        let failure = match self.control("COMMIT") {
+            Ok(()) => {
+                outcome.commits += 1;
+                if ctx.db.moved() {
+                    Some(moved_error(ctx))
+                } else {
+                    outcome.committed |= tentative.iter().any(|(_, r)| r.is_ok());
+                    None
                 }
-                Err(err)
             }
+            Err(err) => {
+                let _ = self.control("ROLLBACK");
+                outcome.saw(&Err(err.clone()));
+                Some(err)
+            }
+        };
+        for (job, result) in tentative.drain(..) {
+            let result = match (&failure, result) {
+                (Some(err), Ok(_)) => Err(err.clone()),
+                (_, result) => result,
+            };
+            finished.push(Finished::new(job, result));
+        }
+    }
+
+    /// Rolls the open transaction back; every job that had succeeded in it fails with `err`.
+    fn abandon(&self, tentative: &mut Vec<(Job, Result<Output>)>, finished: &mut Vec<Finished>, err: &Error) {
+        if !self.conn.is_autocommit() {
+            let _ = self.control("ROLLBACK");
+        }
+        for (job, result) in tentative.drain(..) {
+            finished.push(Finished::new(job, result.and_then(|_| Err(err.clone()))));
         }
     }
 
     fn run_alone(&mut self, ctx: &ThreadContext, job: Job) {
-        let job = match ctx.admit(Lane::Write, job) {
+        let mut job = match ctx.admit(Lane::Write, job) {
             Ok(job) => job,
             Err((job, err)) => {
-                ctx.account(Lane::Write, job.queued_at, Duration::ZERO, &Err(err.clone()));
-                return (job.done)(Err(err));
+                let result = Err(err);
+                ctx.account(Lane::Write, job.queued_at, Duration::ZERO, &result);
+                return (job.done)(result);
             }
         };
         ctx.stats.write.busy.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let (result, broken) = ctx.run(&self.conn, &self.deadline, job.work);
+        let (mut result, broken) = ctx.run(&self.conn, &self.deadline, &mut job.work);
         if !self.conn.is_autocommit() {
-            let _ = exec(&self.conn, "ROLLBACK");
+            let _ = self.control("ROLLBACK");
         }
+        if result.is_ok() && ctx.db.moved() {
+            result = Err(moved_error(ctx));
+        }
+        ctx.stats.commits.fetch_add(1, Ordering::Relaxed);
+        ctx.stats.write_outcome(
+            result.is_ok(),
+            result.as_ref().err().filter(|e| e.is_environment_failure()),
+        );
         ctx.stats.write.busy.fetch_sub(1, Ordering::Relaxed);
         if broken {
-            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_writer);
+            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
         }
         ctx.account(Lane::Write, job.queued_at, started.elapsed(), &result);
         (job.done)(result);
     }
 
-    /// Records the WAL size; when it passed the limit, tries a TRUNCATE checkpoint without waiting
-    /// on readers (it succeeds once no reader holds an old snapshot). An idle writer also runs a
-    /// PASSIVE checkpoint so the WAL does not sit full.
-    fn watch_wal(&mut self, ctx: &ThreadContext, idle: bool) {
-        let mut wal = ctx.db.path.clone().into_os_string();
-        wal.push("-wal");
-        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        ctx.stats.wal_bytes.store(size, Ordering::Relaxed);
-        let mode = if size > ctx.config.wal_limit {
-            "TRUNCATE"
-        } else if idle && size > 0 {
-            "PASSIVE"
-        } else {
-            return;
-        };
-        let _ = self.conn.busy_timeout(Duration::ZERO);
-        let busy: i64 = self
-            .conn
-            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(0))
-            .unwrap_or(1);
-        let _ = self.conn.busy_timeout(ctx.config.busy_timeout);
-        if busy == 0 {
-            ctx.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
-            if mode == "TRUNCATE" {
-                ctx.stats.truncate_checkpoints.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let after = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        ctx.stats.wal_bytes.store(after, Ordering::Relaxed);
-    }
-
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
         // A moved file is not repaired by reopening: that would start an empty database.
-        let ok = !ctx.db.moved() && check(ctx, &mut self.conn, &self.deadline, &mut self.broken, open_writer);
+        let ok = !ctx.db.moved() && check(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
         let _ = ping.reply.send(PingReply {
             lane: Lane::Write,
             index: 0,
@@ -280,7 +368,7 @@ fn moved_error(ctx: &ThreadContext) -> Error {
     Error::Sqlite {
         code: "SQLITE_READONLY_DBMOVED",
         message: format!(
-            "the database file {} was deleted or replaced while open; writes are refused so none is acknowledged into a lost file; close the pool and open it again",
+            "the database file {} or its WAL was deleted or replaced while open; writes are refused so none is acknowledged into a lost file; close the pool and open it again",
             ctx.db.path.display()
         ),
     }
@@ -289,13 +377,4 @@ fn moved_error(ctx: &ThreadContext) -> Error {
 fn exec(conn: &Connection, sql: &str) -> Result<()> {
     conn.prepare_cached(sql)?.execute([])?;
     Ok(())
-}
-
-/// Turns every success of the current transaction into `err`: their work did not commit.
-fn fail_since(finished: &mut [Finished], tx_start: usize, err: &Error) {
-    for f in finished.iter_mut().skip(tx_start) {
-        if f.result.is_ok() {
-            f.result = Err(err.clone());
-        }
-    }
 }

@@ -11,28 +11,35 @@ pub enum StatementKind {
     TransactionControl,
 }
 
-/// The first keyword of `sql`, upper-cased, after white space and comments.
-pub fn first_keyword(sql: &str) -> String {
-    let bytes = sql.as_bytes();
-    let mut i = 0;
+/// Characters SQLite's tokenizer skips between statements: white space (with `\v`, which
+/// SQLite counts as space), `;`, and a byte-order mark.
+fn is_filler(c: char) -> bool {
+    c.is_ascii_whitespace() || c == '\u{b}' || c == ';' || c == '\u{feff}'
+}
+
+/// `sql` from its first keyword on: white space, comments and empty statements skipped.
+fn skip_filler(sql: &str) -> &str {
+    let mut rest = sql;
     loop {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if bytes[i..].starts_with(b"--") {
-            while i < bytes.len() && bytes[i] != b'\n' {
-                i += 1;
-            }
-        } else if bytes[i..].starts_with(b"/*") {
-            match sql[i + 2..].find("*/") {
-                Some(end) => i += end + 4,
-                None => return String::new(),
-            }
+        rest = rest.trim_start_matches(is_filler);
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.find('\n').map_or("", |end| &comment[end..]);
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.find("*/").map_or("", |end| &comment[end + 2..]);
         } else {
-            break;
+            return rest;
         }
     }
-    sql[i..]
+}
+
+/// True when `sql` holds no statement at all: only white space, comments and semicolons.
+pub fn is_blank(sql: &str) -> bool {
+    skip_filler(sql).is_empty()
+}
+
+/// The first keyword of `sql`, upper-cased, after white space, comments and empty statements.
+pub fn first_keyword(sql: &str) -> String {
+    skip_filler(sql)
         .chars()
         .take_while(|c| c.is_ascii_alphabetic())
         .collect::<String>()
@@ -56,6 +63,10 @@ mod test {
         assert_eq!(first_keyword("  -- hi\n /* x */ vacuum"), "VACUUM");
         assert_eq!(first_keyword("/* unterminated"), "");
         assert_eq!(first_keyword(""), "");
+        assert_eq!(first_keyword(";\u{b}\u{feff} commit"), "COMMIT");
+        assert!(is_blank(" -- only a comment"));
+        assert!(is_blank("/* a */ ; ;"));
+        assert!(!is_blank("/* a */ SELECT 1"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 pub mod classify;
 pub mod codes;
 pub mod deadline;
+pub mod ephemeral;
+pub mod guard;
 pub mod open;
 pub mod rows;
 pub mod value;

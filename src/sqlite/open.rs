@@ -7,6 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
+use crate::sqlite::guard::{self, Role};
 
 const STATEMENT_CACHE: usize = 128;
 
@@ -16,11 +17,13 @@ const STATEMENT_CACHE: usize = 128;
 pub struct DbPath {
     pub path: PathBuf,
     pub ephemeral: bool,
-    /// Device and inode of the file the writer opened, to notice it being deleted or replaced.
+    /// Device and inode of the database file and of its WAL when the writer opened them, to
+    /// notice either being deleted or replaced.
     pub identity: Option<(u64, u64)>,
+    pub wal_identity: Option<(u64, u64)>,
 }
 
-fn file_identity(path: &Path) -> Option<(u64, u64)> {
+pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
@@ -32,18 +35,15 @@ impl DbPath {
                 "the database path is empty; pass a file path or \":memory:\"",
             ));
         }
+        if path.contains('\0') {
+            return Err(Error::invalid("the database path contains a NUL character"));
+        }
         if path == ":memory:" {
-            use std::sync::atomic::{AtomicU64, Ordering};
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            let name = format!(
-                "swarm-persistence-{}-{}.memory.db",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            );
             return Ok(DbPath {
-                path: std::env::temp_dir().join(name),
+                path: super::ephemeral::create()?,
                 ephemeral: true,
                 identity: None,
+                wal_identity: None,
             });
         }
         if path.starts_with("file:") {
@@ -55,29 +55,29 @@ impl DbPath {
             path: PathBuf::from(path),
             ephemeral: false,
             identity: None,
+            wal_identity: None,
         })
     }
 
-    /// Records which file the path names now; call once the writer has opened (created) it.
+    /// Records which files the path names now; call once the writer has opened (created) them.
     pub fn pin(&mut self) {
         self.identity = file_identity(&self.path);
+        self.wal_identity = file_identity(&crate::pool::wal::wal_path(&self.path));
     }
 
     /// True when the path no longer names the file the pool opened (deleted, or replaced by
-    /// another file). SQLite in WAL mode would go on writing into the unlinked file, so every
-    /// write acknowledged from then on would vanish at close.
+    /// another file), or the WAL was deleted or replaced. SQLite in WAL mode would go on writing
+    /// into the unlinked files, so every write acknowledged from then on would vanish.
     pub fn moved(&self) -> bool {
-        self.identity.is_some() && file_identity(&self.path) != self.identity
+        (self.identity.is_some() && file_identity(&self.path) != self.identity)
+            || (self.wal_identity.is_some()
+                && file_identity(&crate::pool::wal::wal_path(&self.path)) != self.wal_identity)
     }
 
     /// Deletes an ephemeral database and its WAL files; a file database is left alone.
     pub fn remove_if_ephemeral(&self) {
         if self.ephemeral {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut name = self.path.clone().into_os_string();
-                name.push(suffix);
-                let _ = std::fs::remove_file(name);
-            }
+            super::ephemeral::remove(&self.path);
         }
     }
 }
@@ -110,6 +110,8 @@ pub fn open_writer(db: &DbPath, config: &PoolConfig) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "journal_size_limit", config.wal_limit as i64)?;
     configure_common(&conn, config)?;
+    let mut conn = conn;
+    guard::install(&mut conn, Role::Writer)?;
     Ok(conn)
 }
 
@@ -120,6 +122,8 @@ pub fn open_reader(db: &DbPath, config: &PoolConfig) -> Result<Connection> {
     conn.busy_timeout(config.busy_timeout)?;
     conn.pragma_update(None, "query_only", true)?;
     configure_common(&conn, config)?;
+    let mut conn = conn;
+    guard::install(&mut conn, Role::Reader)?;
     Ok(conn)
 }
 
@@ -160,6 +164,7 @@ mod test {
             path: dir.join("nested").join("x.db"),
             ephemeral: false,
             identity: None,
+            wal_identity: None,
         }
     }
 

@@ -45,7 +45,7 @@ pub struct Store {
     pub ops: Arc<OpStats>,
 }
 
-type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T> + Send>;
+type Work<T> = Box<dyn FnMut(&Connection) -> Result<T> + Send>;
 
 impl Store {
     pub fn new(pool: Arc<Pool>, ops: Arc<OpStats>) -> Store {
@@ -79,12 +79,12 @@ impl Store {
         self.track(done)(Err(err))
     }
 
-    fn write(&self, work: Work<Json>, done: Completion) {
+    fn write(&self, mut work: Work<Json>, done: Completion) {
         self.pool
             .write_with(Box::new(move |conn| work(conn).map(Output::Json)), self.track(done));
     }
 
-    fn read(&self, work: Work<Json>, done: Completion) {
+    fn read(&self, mut work: Work<Json>, done: Completion) {
         self.pool.read_with(
             Lane::Read,
             Box::new(move |conn| work(conn).map(Output::Json)),

@@ -1,0 +1,88 @@
+//! `:memory:` databases as private files. Readers on other connections must see the writer's
+//! commits, so an in-memory database is a real file: created exclusively (mode 0600) in a fresh
+//! folder only this user can enter (0700), so nothing can be planted at its name, and removed on
+//! close and at process exit.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
+
+use crate::error::{Error, Result};
+
+/// Folders of the ephemeral databases still open in this process.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static AT_EXIT: Once = Once::new();
+
+extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+}
+
+extern "C" fn remove_all_at_exit() {
+    let dirs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|p| p.into_inner()));
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Creates a private folder and an empty database file in it; returns the file's path.
+pub fn create() -> Result<PathBuf> {
+    AT_EXIT.call_once(|| {
+        // SAFETY: `atexit` takes a plain function pointer with no arguments; the callback only
+        // touches a static and the file system, both valid until the process ends (Node never
+        // unloads an addon).
+        unsafe { atexit(remove_all_at_exit) };
+    });
+    let base = std::env::temp_dir();
+    for attempt in 0..16u32 {
+        let dir = base.join(format!(
+            "swarm-persistence-{}-{}",
+            std::process::id(),
+            crate::store::unique_id("mem").replace('_', "-") + &attempt.to_string()
+        ));
+        match DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(cannot(&dir, e)),
+        }
+        let file = dir.join("memory.db");
+        if let Err(e) = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(cannot(&file, e));
+        }
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).push(dir);
+        return Ok(file);
+    }
+    Err(cannot(&base, "no free name"))
+}
+
+/// Removes an ephemeral database's folder (the file, its WAL and shared-memory files).
+pub fn remove(file: &Path) {
+    let Some(dir) = file.parent() else { return };
+    LIVE.lock().unwrap_or_else(|p| p.into_inner()).retain(|d| d != dir);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn cannot(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::Sqlite {
+        code: "SQLITE_CANTOPEN",
+        message: format!("cannot create the private file for :memory: at {}: {why}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_and_removed() -> crate::Result<()> {
+        let file = super::create()?;
+        let dir = file.parent().expect("a folder");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        assert_eq!(mode(dir), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        super::remove(&file);
+        assert!(!dir.exists());
+        Ok(())
+    }
+}

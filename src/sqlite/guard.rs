@@ -1,0 +1,206 @@
+//! The authorizer every pool connection carries. SQLite itself tells us what a statement does
+//! while it prepares it, so transaction control, ATTACH/DETACH and connection-state PRAGMAs are
+//! refused however the SQL text is spelled (leading `;`, `\v`, a BOM, comments …). The pool's
+//! own statements (BEGIN, SAVEPOINT, checkpoints) run with the guard lowered.
+
+use std::cell::{Cell, RefCell};
+
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// What the connection is for: the writer may also set the persistent PRAGMAs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Writer,
+    Reader,
+}
+
+/// PRAGMAs anyone may read, with or without an argument (`table_info(t)`); they change nothing.
+const INFORMATIONAL: &[&str] = &[
+    "collation_list",
+    "compile_options",
+    "data_version",
+    "database_list",
+    "foreign_key_check",
+    "foreign_key_list",
+    "freelist_count",
+    "function_list",
+    "index_info",
+    "index_list",
+    "index_xinfo",
+    "integrity_check",
+    "module_list",
+    "page_count",
+    "pragma_list",
+    "quick_check",
+    "table_info",
+    "table_list",
+    "table_xinfo",
+];
+
+/// PRAGMAs that may be read (no value) but whose setting is connection state the pool owns.
+const READ_ONLY_STATE: &[&str] = &[
+    "application_id",
+    "auto_vacuum",
+    "busy_timeout",
+    "cache_size",
+    "encoding",
+    "foreign_keys",
+    "journal_mode",
+    "journal_size_limit",
+    "locking_mode",
+    "max_page_count",
+    "mmap_size",
+    "page_size",
+    "query_only",
+    "schema_version",
+    "synchronous",
+    "temp_store",
+    "user_version",
+    "wal_autocheckpoint",
+];
+
+/// PRAGMAs the writer may set: state kept in the database file (not the connection), and
+/// `max_page_count`, a size quota that changes no guarantee of the pool.
+const WRITER_SETTABLE: &[&str] = &[
+    "application_id",
+    "user_version",
+    "max_page_count",
+    "optimize",
+    "incremental_vacuum",
+];
+
+thread_local! {
+    /// Lowered while this thread runs the pool's own control statements. Thread-local because the
+    /// authorizer runs on the thread that prepares, and each pool thread owns one connection.
+    static LOWERED: Cell<bool> = const { Cell::new(false) };
+    /// Why the last statement prepared on this thread was refused.
+    static REFUSAL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs the authorizer on `conn`.
+pub fn install(conn: &mut Connection, role: Role) -> Result<()> {
+    conn.authorizer(Some(move |ctx: AuthContext<'_>| decide(role, &ctx)))?;
+    Ok(())
+}
+
+/// Runs the pool's own statements (preparing and stepping them) with the guard lowered.
+pub fn internal<T>(run: impl FnOnce() -> T) -> T {
+    struct Raise(bool);
+    impl Drop for Raise {
+        fn drop(&mut self) {
+            LOWERED.with(|l| l.set(self.0));
+        }
+    }
+    let _raise = Raise(LOWERED.with(|l| l.replace(true)));
+    run()
+}
+
+fn decide(role: Role, ctx: &AuthContext<'_>) -> Authorization {
+    if LOWERED.with(Cell::get) {
+        return Authorization::Allow;
+    }
+    let refusal = match ctx.action {
+        AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => Some(
+            "BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are managed by the pool; use transaction() for atomic groups"
+                .to_string(),
+        ),
+        AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
+            Some("ATTACH and DETACH are not allowed on pool connections".to_string())
+        }
+        AuthAction::Pragma {
+            pragma_name,
+            pragma_value,
+        } => pragma_refusal(role, pragma_name, pragma_value),
+        _ => None,
+    };
+    match refusal {
+        None => Authorization::Allow,
+        Some(why) => {
+            REFUSAL.with(|r| *r.borrow_mut() = Some(why));
+            Authorization::Deny
+        }
+    }
+}
+
+/// Turns SQLite's "not authorized" into the refusal recorded on this thread, as
+/// `INVALID_ARGUMENT`; other errors pass through.
+pub fn explain(err: Error) -> Error {
+    match err {
+        Error::Sqlite { code: "SQLITE_AUTH", .. } => match REFUSAL.with(|r| r.borrow_mut().take()) {
+            Some(why) => Error::InvalidArgument(why),
+            None => err,
+        },
+        other => other,
+    }
+}
+
+fn pragma_refusal(role: Role, name: &str, value: Option<&str>) -> Option<String> {
+    let name = name.to_ascii_lowercase();
+    let allowed = INFORMATIONAL.contains(&name.as_str())
+        || (value.is_none() && READ_ONLY_STATE.contains(&name.as_str()))
+        || (role == Role::Writer && WRITER_SETTABLE.contains(&name.as_str()));
+    if allowed {
+        return None;
+    }
+    Some(match (value, role) {
+        (None, _) => format!("PRAGMA {name} is not allowed on pool connections"),
+        (Some(_), Role::Reader) => format!(
+            "PRAGMA {name} = … changes connection state and is refused on readers; the pool's settings are its options"
+        ),
+        (Some(_), Role::Writer) => format!(
+            "PRAGMA {name} = … changes connection state the pool relies on and is refused; use the pool's options"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn prepare_error(conn: &Connection, sql: &str) -> Option<Error> {
+        conn.prepare(sql).err().map(|e| explain(e.into()))
+    }
+
+    #[test]
+    fn refuses_transaction_control_however_spelled() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        install(&mut conn, Role::Writer)?;
+        for sql in ["COMMIT", ";COMMIT", " ;; COMMIT", "/* x */ ROLLBACK", "SAVEPOINT x", "RELEASE x", "BEGIN"] {
+            let err = prepare_error(&conn, sql).unwrap_or_else(|| panic!("{sql:?} was prepared"));
+            assert_eq!(err.code(), "INVALID_ARGUMENT", "{sql:?}: {err}");
+        }
+        internal(|| conn.execute_batch("BEGIN; SAVEPOINT a; RELEASE a; COMMIT"))?;
+        Ok(())
+    }
+
+    #[test]
+    fn pragmas_by_role() -> Result<()> {
+        let mut w = Connection::open_in_memory()?;
+        install(&mut w, Role::Writer)?;
+        let mut r = Connection::open_in_memory()?;
+        install(&mut r, Role::Reader)?;
+        for ok in ["PRAGMA user_version", "PRAGMA table_info(t)", "PRAGMA integrity_check", "PRAGMA journal_mode"] {
+            assert!(prepare_error(&r, ok).is_none(), "{ok}");
+        }
+        for ok in ["PRAGMA user_version = 3", "PRAGMA max_page_count = 100"] {
+            assert!(prepare_error(&w, ok).is_none(), "{ok}");
+            assert_eq!(prepare_error(&r, ok).map(|e| e.code()), Some("INVALID_ARGUMENT"), "{ok}");
+        }
+        for bad in [
+            "PRAGMA locking_mode = EXCLUSIVE",
+            "PRAGMA query_only = 0",
+            "PRAGMA journal_mode = DELETE",
+            "PRAGMA wal_checkpoint",
+            "PRAGMA writable_schema = 1",
+            "ATTACH '/etc/passwd' AS x",
+            "DETACH x",
+        ] {
+            assert_eq!(prepare_error(&w, bad).map(|e| e.code()), Some("INVALID_ARGUMENT"), "{bad}");
+            assert_eq!(prepare_error(&r, bad).map(|e| e.code()), Some("INVALID_ARGUMENT"), "{bad}");
+        }
+        Ok(())
+    }
+}
