@@ -12,6 +12,8 @@ class LoopMonitor {
       this.max = Math.max(this.max, now - this.last - this.period)
       this.last = now
     }, periodMs)
+    // Measuring must never be what keeps the process alive.
+    this.timer.unref()
   }
   maxDelayMs() {
     return Math.max(0, this.max)

@@ -3,6 +3,10 @@
 // swarm-persistence mcp …     an MCP stdio server over a database
 'use strict'
 
+// Errors that mean "fix the command line or the POOL_* settings" exit 2; anything else exits 1.
+const USAGE_CODES = new Set(['INVALID_ARGUMENT', 'INVALID_CONFIG'])
+const isUsageError = (err) => USAGE_CODES.has(err.code) || String(err.code).startsWith('ERR_PARSE_ARGS')
+
 async function cli(argv) {
   const [command, ...rest] = argv
   if (command === 'mcp') return require('../mcp/server').serve(rest)
@@ -13,7 +17,9 @@ async function cli(argv) {
 cli(process.argv.slice(2)).then(
   (code) => { if (typeof code === 'number') process.exitCode = code },
   (err) => {
-    console.error(`swarm-persistence: ${err.code ? `${err.code}: ` : ''}${err.message}`)
-    process.exitCode = 2
+    // One line, whatever the message: parseArgs' messages span several.
+    const message = String(err?.message ?? err).replace(/\s*\n\s*/g, ' ')
+    console.error(`swarm-persistence: ${err?.code ? `${err.code}: ` : ''}${message}`)
+    process.exitCode = err && isUsageError(err) ? 2 : 1
   },
 )
