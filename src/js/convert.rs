@@ -12,10 +12,14 @@ use crate::error::{Error, Result};
 use crate::js::raw::{self, Env, JsValue};
 use crate::js::shape::{self, Shapes};
 use crate::pool::job::{Output, WriteResult};
-use crate::sqlite::{Params, RowSet, Value};
+use crate::sqlite::{Missing, Params, Records, RowSet, Value};
 
 /// Largest integer a JS number holds exactly.
 const MAX_SAFE: i64 = (1 << 53) - 1;
+
+/// Most parameters a statement can take (SQLite's SQLITE_MAX_VARIABLE_NUMBER); a longer array is
+/// refused before any element is read, so a sparse `length = 2**32-1` array costs nothing.
+const MAX_PARAMETERS: u32 = 32_766;
 
 pub(crate) fn to_value(env: Env, v: JsValue, what: &dyn Fn() -> String) -> Result<Value> {
     Ok(match raw::type_of(env, v)? {
@@ -65,6 +69,11 @@ pub(crate) fn to_params(env: Env, v: Option<JsValue>) -> Result<Params> {
         T::napi_undefined | T::napi_null => Ok(Params::None),
         T::napi_object if raw::is_array(env, v)? => {
             let n = raw::array_len(env, v)?;
+            if n > MAX_PARAMETERS {
+                return Err(Error::invalid(format!(
+                    "params has {n} elements; a statement takes at most {MAX_PARAMETERS}"
+                )));
+            }
             let mut values = Vec::with_capacity(n as usize);
             for i in 0..n {
                 let item = raw::get_element(env, v, i)?;
@@ -119,7 +128,7 @@ fn row_to_js<'v>(
     }
     let obj = raw::object(env)?;
     for (key, value) in keys.iter().zip(buf.iter()) {
-        raw::set(env, obj, *key, *value)?;
+        raw::define(env, obj, *key, *value)?;
     }
     Ok(obj)
 }
@@ -152,6 +161,68 @@ fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) ->
     };
     let (keys, maker) = row_shape(env, rows, names)?;
     row_to_js(env, &keys, maker, row.iter(), mode, &mut Vec::with_capacity(keys.len()))
+}
+
+/// Domain rows: JSON columns parsed with the engine's `JSON.parse` (exact for anything
+/// `JSON.stringify` wrote; a stored text that is not JSON comes back as that text), the rest as
+/// plain values.
+fn records_to_js(env: Env, records: &Records, mode: IntegerMode, names: &Names) -> Result<JsValue> {
+    let rows = &records.rows;
+    let kinds = records.json_kinds();
+    let (keys, maker) = row_shape(env, rows, names)?;
+    let mut buf = Vec::with_capacity(keys.len());
+    let mut make_row = |row: &[Value]| -> Result<JsValue> {
+        buf.clear();
+        for (value, kind) in row.iter().zip(&kinds) {
+            buf.push(match kind {
+                Some(missing) => json_column_to_js(env, value, *missing, mode, names)?,
+                None => value_to_js(env, value, mode)?,
+            });
+        }
+        match maker {
+            Some(maker) => shape::make(env, maker, &buf),
+            None => {
+                let obj = raw::object(env)?;
+                for (key, value) in keys.iter().zip(buf.iter()) {
+                    raw::define(env, obj, *key, *value)?;
+                }
+                Ok(obj)
+            }
+        }
+    };
+    if records.first {
+        return match rows.rows().next() {
+            Some(row) if rows.row_count() > 0 => make_row(row),
+            _ => raw::null(env),
+        };
+    }
+    let out = raw::array(env, rows.row_count())?;
+    for (i, row) in rows.rows().enumerate() {
+        let obj = make_row(row)?;
+        raw::set_element(env, out, i as u32, obj)?;
+    }
+    Ok(out)
+}
+
+fn json_column_to_js(env: Env, value: &Value, missing: Missing, mode: IntegerMode, names: &Names) -> Result<JsValue> {
+    match value {
+        Value::Text(text) if !text.is_empty() => {
+            let source = raw::string(env, text)?;
+            match names.json_parse.get(env).map(|parse| raw::call(env, parse, &[source])) {
+                Some(Ok(parsed)) => Ok(parsed),
+                _ => {
+                    raw::take_exception(env);
+                    Ok(source)
+                }
+            }
+        }
+        Value::Null | Value::Text(_) => match missing {
+            Missing::Object => raw::object(env),
+            Missing::Array => raw::array(env, 0),
+            Missing::Null => raw::null(env),
+        },
+        other => value_to_js(env, other, mode),
+    }
 }
 
 fn write_to_js(env: Env, w: &WriteResult) -> Result<JsValue> {
@@ -200,7 +271,12 @@ pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>, shapes: Op
                     Some(cache) => cache.key(env, k)?,
                     None => raw::string(env, k)?,
                 };
-                raw::set(env, obj, key, json_to_js(env, item, keys, None)?)?;
+                let value = json_to_js(env, item, keys, None)?;
+                if k == "__proto__" {
+                    raw::define(env, obj, key, value)?;
+                } else {
+                    raw::set(env, obj, key, value)?;
+                }
             }
             Ok(obj)
         }
@@ -211,13 +287,24 @@ pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>, shapes: Op
 pub(crate) struct Names {
     pub keys: KeyCache,
     pub shapes: Shapes,
+    /// `JSON.parse` as it was when the pool was made, so code that replaces it later cannot
+    /// change how rows read back.
+    pub json_parse: raw::Held,
 }
 
 impl Names {
     pub(crate) fn new(env: Env) -> Names {
+        let json_parse = raw::Held::new(env);
+        if let Ok(parse) = raw::global(env)
+            .and_then(|g| raw::get_named(env, g, "JSON"))
+            .and_then(|json| raw::get_named(env, json, "parse"))
+        {
+            json_parse.set(env, parse);
+        }
         Names {
             keys: KeyCache::new(env),
             shapes: Shapes::new(env),
+            json_parse,
         }
     }
 }
@@ -286,6 +373,7 @@ pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, names: &Na
             }
             Ok(arr)
         }
+        Output::Records(records) => records_to_js(env, records, mode, names),
         Output::Json(v) => json_to_js(env, v, Some(&names.keys), Some(&names.shapes)),
         Output::Done => raw::undefined(env),
     }

@@ -18,6 +18,7 @@ use crate::js::raw;
 use crate::js::settle::Settler;
 use crate::pool::job::{Completion, Output};
 use crate::store::inputs::{NETWORK_FIELDS, TASK_FIELDS};
+use crate::store::memory::MAX_TTL_SECS;
 use crate::store::{report, OpStats, Store};
 
 type Waiter = Box<dyn FnOnce(Result<Arc<Store>>) + Send>;
@@ -48,6 +49,8 @@ pub struct SwarmPersistencePooled {
     config: PoolConfig,
     settler: Settler,
     state: Arc<Mutex<State>>,
+    /// Set by `close()`: an initialization still running then ends closed, whatever its outcome.
+    closing: Arc<std::sync::atomic::AtomicBool>,
     ops: Arc<OpStats>,
     pool_object: raw::Held,
 }
@@ -65,6 +68,7 @@ impl SwarmPersistencePooled {
                 config,
                 settler: Settler::new(env.raw(), mode)?,
                 state: Arc::new(Mutex::new(State::Idle)),
+                closing: Default::default(),
                 ops: Arc::new(OpStats::default()),
                 pool_object: raw::Held::new(env.raw()),
             })
@@ -97,6 +101,7 @@ impl SwarmPersistencePooled {
                     drop(state);
                     let store = Arc::new(Store::new(pool, Arc::clone(&self.ops)));
                     let shared = Arc::clone(&self.state);
+                    let closing = Arc::clone(&self.closing);
                     let ready = Arc::clone(&store);
                     store.migrate(Box::new(move |migrated| {
                         let waiters = {
@@ -105,7 +110,9 @@ impl SwarmPersistencePooled {
                                 State::Opening(w) => w,
                                 _ => Vec::new(),
                             };
-                            if migrated.is_ok() {
+                            if closing.load(std::sync::atomic::Ordering::Acquire) {
+                                *state = State::Closed;
+                            } else if migrated.is_ok() {
                                 *state = State::Ready(Arc::clone(&ready));
                             }
                             waiters
@@ -130,6 +137,7 @@ impl SwarmPersistencePooled {
         input: Result<I>,
         run: impl FnOnce(&Store, I, Completion) + Send + 'static,
     ) -> napi::Result<JsPromise> {
+        let input = input.map_err(|e| raw::absorb(env.raw(), e));
         let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
         match input {
             Err(e) => {
@@ -272,8 +280,10 @@ impl SwarmPersistencePooled {
                 None => None,
             };
             let ttl = inputs::opt_number(e, ttl_secs.map(|t| t.raw()), "ttlSecs")?;
-            if ttl.is_some_and(|t| t < 0.0) {
-                return Err(Error::invalid("ttlSecs must be ≥ 0 (0 or null: never expires)"));
+            if ttl.is_some_and(|t| !(0.0..=MAX_TTL_SECS).contains(&t)) {
+                return Err(Error::invalid(format!(
+                    "ttlSecs must be from 0 to {MAX_TTL_SECS} (100 years; 0 or null: never expires)"
+                )));
             }
             Ok((agent, key, value, ttl))
         })();
@@ -534,6 +544,7 @@ impl SwarmPersistencePooled {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self, env: Env) -> napi::Result<JsPromise> {
         let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
+        self.closing.store(true, std::sync::atomic::Ordering::Release);
         let mut state = lock(&self.state);
         match std::mem::replace(&mut *state, State::Closed) {
             State::Ready(store) => {

@@ -48,7 +48,8 @@ fn statements(env: &Env, list: Unknown) -> Result<Vec<Statement>> {
         ));
     }
     let n = raw::array_len(e, v)?;
-    let mut out = Vec::with_capacity(n as usize);
+    // The length is the caller's to set (a sparse array may claim 2**32-1): reserve little.
+    let mut out = Vec::with_capacity((n as usize).min(256));
     for i in 0..n {
         let item = raw::get_element(e, v, i)?;
         let (sql, params) = match raw::type_of(e, item)? {
@@ -158,6 +159,7 @@ impl SqliteConnectionPool {
         let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
         self.submit(
             &env,
+            lane,
             input.map(|(sql, params)| move |done| self.pool.query(lane, sql, params, fetch, done)),
         )
     }
@@ -171,6 +173,7 @@ impl SqliteConnectionPool {
         let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
         self.submit(
             &env,
+            Lane::Write,
             input.map(|(sql, params)| move |done| self.pool.execute(sql, params, done)),
         )
     }
@@ -182,20 +185,20 @@ impl SqliteConnectionPool {
     )]
     pub fn transaction(&self, env: Env, list: Unknown) -> napi::Result<JsPromise> {
         let input = statements(&env, list);
-        self.submit(&env, input.map(|list| move |done| self.pool.transaction(list, done)))
+        self.submit(&env, Lane::Write, input.map(|list| move |done| self.pool.transaction(list, done)))
     }
 
     /// Finishes queued and running work, checkpoints the WAL, stops the threads. Later calls
     /// reject with `POOL_CLOSED`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self, env: Env) -> napi::Result<JsPromise> {
-        self.submit(&env, Ok(|done| self.pool.close(done)))
+        self.submit(&env, Lane::Write, Ok(|done| self.pool.close(done)))
     }
 
     /// Resolves once the pool is open (it opens in the constructor, so at once).
     #[napi(getter, ts_return_type = "Promise<void>")]
     pub fn ready(&self, env: Env) -> napi::Result<JsPromise> {
-        self.submit(&env, Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))))
+        self.submit(&env, Lane::Read, Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))))
     }
 
     #[napi(getter)]
@@ -231,14 +234,17 @@ impl SqliteConnectionPool {
     #[napi(ts_args_type = "destPath: string", ts_return_type = "Promise<BackupResult>")]
     pub fn backup(&self, env: Env, dest: Unknown) -> napi::Result<JsPromise> {
         let input = backup_path(&env, dest);
-        self.submit(&env, input.map(|dest| move |done| self.pool.backup(dest, done)))
+        self.submit(&env, Lane::Worker, input.map(|dest| move |done| self.pool.backup(dest, done)))
     }
 
-    fn submit<F: FnOnce(Completion)>(&self, env: &Env, input: Result<F>) -> napi::Result<JsPromise> {
+    /// A promise for one call: bad input (including a getter or Proxy that threw while it was
+    /// read) rejects it, counted in `lane`; otherwise `run` queues the work.
+    fn submit<F: FnOnce(Completion)>(&self, env: &Env, lane: Lane, input: Result<F>) -> napi::Result<JsPromise> {
+        let input = input.map_err(|e| raw::absorb(env.raw(), e));
         let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
         match input {
             Ok(run) => run(done),
-            Err(e) => done(Err(e)),
+            Err(e) => self.pool.reject(lane, e, done),
         }
         Ok(JsPromise(promise))
     }

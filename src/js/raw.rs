@@ -89,6 +89,27 @@ pub(crate) fn set(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Resul
     check(unsafe { sys::napi_set_property(env, obj, key, value) }, "set_property")
 }
 
+/// Defines `key` as an own, enumerable, writable data property: unlike assignment, this never
+/// runs a setter, so a key named `__proto__` is a plain property and not the prototype.
+pub(crate) fn define(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Result<(), Error> {
+    let descriptor = sys::napi_property_descriptor {
+        utf8name: ptr::null(),
+        name: key,
+        method: None,
+        getter: None,
+        setter: None,
+        value,
+        attributes: sys::PropertyAttributes::writable
+            | sys::PropertyAttributes::enumerable
+            | sys::PropertyAttributes::configurable,
+        data: ptr::null_mut(),
+    };
+    check(
+        unsafe { sys::napi_define_properties(env, obj, 1, &descriptor) },
+        "define_properties",
+    )
+}
+
 pub(crate) fn set_named(env: Env, obj: JsValue, key: &str, value: JsValue) -> Result<(), Error> {
     set(env, obj, string(env, key)?, value)
 }
@@ -153,39 +174,68 @@ pub(crate) fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
         "get_string",
     )?;
     buf.truncate(written);
-    // N-API writes UTF-8 (lone surrogates become U+FFFD), so this cannot fail; stay safe anyway.
-    String::from_utf8(buf).map_err(|e| Error::invalid(format!("string is not valid UTF-8: {e}")))
+    let text = String::from_utf8(buf).map_err(|e| Error::invalid(format!("string is not valid UTF-8: {e}")))?;
+    // N-API turns a lone surrogate into U+FFFD silently, so two different keys could be stored
+    // as one; where a U+FFFD appears, the UTF-16 original tells whether it was really there.
+    if text.contains('\u{fffd}') {
+        check_utf16(env, v)?;
+    }
+    Ok(text)
 }
 
-/// The bytes of a Buffer or Uint8Array, or None for any other object.
-pub(crate) fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> {
-    let mut is_buffer = false;
-    check(unsafe { sys::napi_is_buffer(env, v, &mut is_buffer) }, "is_buffer")?;
-    if is_buffer {
-        let (mut data, mut len) = (ptr::null_mut(), 0usize);
-        check(
-            unsafe { sys::napi_get_buffer_info(env, v, &mut data, &mut len) },
-            "buffer_info",
-        )?;
-        return Ok(Some(copy_bytes(data.cast_const().cast(), len)));
+/// Refuses a string holding a lone surrogate (text that is not valid Unicode).
+fn check_utf16(env: Env, v: JsValue) -> Result<(), Error> {
+    let mut len = 0usize;
+    check(
+        unsafe { sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut len) },
+        "string_length",
+    )?;
+    let mut units = vec![0u16; len + 1];
+    let mut written = 0usize;
+    check(
+        unsafe { sys::napi_get_value_string_utf16(env, v, units.as_mut_ptr(), units.len(), &mut written) },
+        "get_string_utf16",
+    )?;
+    units.truncate(written);
+    match char::decode_utf16(units.iter().copied()).find_map(|c| c.err()) {
+        None => Ok(()),
+        Some(e) => Err(Error::invalid(format!(
+            "the string holds a lone surrogate (0x{:04X}), which is not valid Unicode text; store such data as a Buffer",
+            e.unpaired_surrogate()
+        ))),
     }
+}
+
+/// The bytes of a Buffer or Uint8Array, or None for an object that is no binary view at all.
+/// Other typed arrays and DataViews are refused: their bytes depend on the machine's byte order
+/// and would not come back as what was passed.
+pub(crate) fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> {
     let mut is_typed = false;
     check(
         unsafe { sys::napi_is_typedarray(env, v, &mut is_typed) },
         "is_typedarray",
     )?;
-    if !is_typed {
-        return Ok(None);
+    if is_typed {
+        let (mut kind, mut len, mut data, mut ab, mut offset) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+        check(
+            unsafe { sys::napi_get_typedarray_info(env, v, &mut kind, &mut len, &mut data, &mut ab, &mut offset) },
+            "typedarray_info",
+        )?;
+        if kind != sys::TypedarrayType::uint8_array {
+            return Err(Error::invalid(
+                "only a Buffer or Uint8Array is stored as a BLOB; convert other typed arrays with Buffer.from(array.buffer, array.byteOffset, array.byteLength)",
+            ));
+        }
+        return Ok(Some(copy_bytes(data.cast_const().cast(), len)));
     }
-    let (mut kind, mut len, mut data, mut ab, mut offset) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
-    check(
-        unsafe { sys::napi_get_typedarray_info(env, v, &mut kind, &mut len, &mut data, &mut ab, &mut offset) },
-        "typedarray_info",
-    )?;
-    if kind != sys::TypedarrayType::uint8_array {
-        return Ok(None);
+    let mut is_view = false;
+    check(unsafe { sys::napi_is_dataview(env, v, &mut is_view) }, "is_dataview")?;
+    if is_view {
+        return Err(Error::invalid(
+            "a DataView is not stored as a BLOB; pass a Buffer or Uint8Array",
+        ));
     }
-    Ok(Some(copy_bytes(data.cast_const().cast(), len)))
+    Ok(None)
 }
 
 fn copy_bytes(data: *const u8, len: usize) -> Vec<u8> {
@@ -226,6 +276,8 @@ pub(crate) fn error(env: Env, code: &str, message: &str) -> Result<JsValue, Erro
 
 /// Throws an `Error` with `code`; napi-rs then sees the pending exception and adds nothing.
 pub(crate) fn throw(env: Env, err: &Error) -> napi::Error {
+    let err = absorb(env, err.clone());
+    let err = &err;
     if let Ok(e) = error(env, err.code(), &err.to_string()) {
         unsafe { sys::napi_throw(env, e) };
     }
@@ -258,6 +310,20 @@ pub(crate) fn construct(env: Env, constructor: JsValue, args: &[JsValue]) -> Res
         args.as_ptr(),
         &mut r
     ))
+}
+
+/// When reading an argument ran JavaScript that threw (a getter, a Proxy trap, `toJSON`), the
+/// exception is pending and `err` only says an N-API call failed: takes the exception and
+/// returns `INVALID_ARGUMENT` with its message, so the caller sees a coded error instead.
+pub(crate) fn absorb(env: Env, err: Error) -> Error {
+    let Some(thrown) = take_exception(env) else { return err };
+    let message = get_named(env, thrown, "message")
+        .and_then(|m| get_string(env, m))
+        .unwrap_or_else(|_| {
+            take_exception(env);
+            "a value that is not an Error".into()
+        });
+    Error::invalid(format!("reading an argument threw: {message}"))
 }
 
 /// Takes the pending exception, if any, and returns what was thrown.

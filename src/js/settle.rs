@@ -141,17 +141,23 @@ unsafe extern "C" fn call_js(env: Env, _callback: JsValue, context: *mut c_void,
         return; // the function is being torn down with the environment
     }
     // SAFETY: `context` is the `Rc<MainSide>` leaked in `Settler::new`, freed only in `finalize`,
-    // which Node runs after the last `call_js`.
-    drain(env, context as *const MainSide);
+    // which Node runs after the last `call_js`; we are on the JavaScript thread in `env`.
+    unsafe { drain(env, context as *const MainSide) };
 }
 
-/// Settles everything ready, then yields: the next drain runs from `setImmediate`, after timers
-/// and I/O had their turn. Without this, Node's dispatcher calls `call_js` back to back for as
-/// long as pool threads keep finishing work, and a busy pool would starve the event loop.
+/// Settles everything ready, then yields: the next drain runs from an async work item queued on
+/// libuv, which completes on a later turn of the event loop, after timers and I/O had theirs.
+/// Without this, Node's dispatcher calls `call_js` back to back for as long as pool threads keep
+/// finishing work, and a busy pool would starve the event loop. No JavaScript global is involved
+/// (a fake `setImmediate` installed by a test framework must not stall the pool).
 /// `scheduled` stays true until a drain finds nothing new, so pool threads do not wake us twice.
-fn drain(env: Env, main_ptr: *const MainSide) {
-    // SAFETY: callers pass a pointer kept alive by the threadsafe function's context or by the
-    // external argument of `resume`, both owning a strong count.
+///
+/// # Safety
+/// `main_ptr` must point to a live `MainSide` held by a strong count that outlives this call
+/// (the threadsafe function's context, or the one a pending resume holds), and `env` must be the
+/// environment of the current callback on the JavaScript thread.
+unsafe fn drain(env: Env, main_ptr: *const MainSide) {
+    // SAFETY: guaranteed alive by the caller (see above).
     let main = unsafe { &*main_ptr };
     let items = std::mem::take(&mut main.shared.queue.lock().unwrap_or_else(|p| p.into_inner()).ready);
     let started = Instant::now();
@@ -172,7 +178,8 @@ fn drain(env: Env, main_ptr: *const MainSide) {
         q.ready.extend(newer);
     }
     main.adjust_pending(-(count as isize));
-    if schedule_resume(env, main_ptr).is_err() {
+    // SAFETY: as for this function.
+    if unsafe { schedule_resume(env, main_ptr) }.is_err() {
         // Cannot yield (environment shutting down): hand the next wake-up back to pool threads.
         let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         q.scheduled = false;
@@ -190,90 +197,82 @@ fn drain(env: Env, main_ptr: *const MainSide) {
     }
 }
 
-/// `setImmediate(resume, external)`, the external holding a strong count on `MainSide` until
-/// the callback has run and the external is collected.
-fn schedule_resume(env: Env, main_ptr: *const MainSide) -> Result<()> {
-    // SAFETY: `main_ptr` came from `Rc::into_raw` and is alive (see `drain`).
-    unsafe { Rc::increment_strong_count(main_ptr) };
-    let mut external = ptr::null_mut();
-    let status = unsafe {
-        sys::napi_create_external(
+/// A pending resume: the async work item and the strong count on `MainSide` it holds.
+struct Resume {
+    main: *const MainSide,
+    work: sys::napi_async_work,
+}
+
+/// Queues a no-op async work item whose completion (on the JavaScript thread, a later loop
+/// turn, inside Node's callback scope so promise reactions run after it) drains again.
+///
+/// # Safety
+/// As for [`drain`].
+unsafe fn schedule_resume(env: Env, main_ptr: *const MainSide) -> Result<()> {
+    let name = raw::string(env, "swarmPersistenceSettle")?;
+    let resume = Box::into_raw(Box::new(Resume {
+        main: main_ptr,
+        work: ptr::null_mut(),
+    }));
+    // SAFETY: valid env and callbacks; `resume` stays allocated until `resume_complete` frees
+    // it, or until the failure branches below do when Node will never call it.
+    let created = unsafe {
+        sys::napi_create_async_work(
             env,
-            main_ptr as *mut c_void,
-            Some(release_main),
             ptr::null_mut(),
-            &mut external,
+            name,
+            Some(resume_execute),
+            Some(resume_complete),
+            resume.cast(),
+            &mut (*resume).work,
         )
     };
-    if status != sys::Status::napi_ok {
-        // SAFETY: the external was not created, so its finalizer will never drop this count.
-        unsafe { Rc::decrement_strong_count(main_ptr) };
-        return Err(Error::Internal("cannot create the resume handle".into()));
+    if created != sys::Status::napi_ok {
+        // SAFETY: not handed to Node; reclaimed here once.
+        drop(unsafe { Box::from_raw(resume) });
+        return Err(Error::Internal("cannot create the resume work".into()));
     }
-    let mut function = ptr::null_mut();
-    let name = "swarmPersistenceSettle";
-    raw::check(
+    // SAFETY: `main_ptr` is alive (caller's contract); this count is dropped in `resume_complete`.
+    unsafe { Rc::increment_strong_count(main_ptr) };
+    // SAFETY: a work item just created in this env.
+    if unsafe { sys::napi_queue_async_work(env, (*resume).work) } != sys::Status::napi_ok {
+        // SAFETY: the work never runs, so its memory and count are ours to release.
         unsafe {
-            sys::napi_create_function(
-                env,
-                name.as_ptr().cast(),
-                name.len() as isize,
-                Some(resume),
-                ptr::null_mut(),
-                &mut function,
-            )
-        },
-        "create_function",
-    )?;
-    let global = raw::global(env)?;
-    let set_immediate = raw::get_named(env, global, "setImmediate")?;
-    let args = [function, external];
-    let mut ignored = ptr::null_mut();
-    raw::check(
-        unsafe { sys::napi_call_function(env, global, set_immediate, 2, args.as_ptr(), &mut ignored) },
-        "setImmediate",
-    )
-}
-
-unsafe extern "C" fn resume(env: Env, info: sys::napi_callback_info) -> JsValue {
-    let mut argc = 1usize;
-    let mut argv = [ptr::null_mut(); 1];
-    let mut data = ptr::null_mut();
-    // SAFETY: called by Node as a function with one argument, the external made in `schedule_resume`.
-    let ok = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        ) == sys::Status::napi_ok
-            && argc == 1
-            && sys::napi_get_value_external(env, argv[0], &mut data) == sys::Status::napi_ok
-    };
-    if !ok || data.is_null() {
-        return ptr::null_mut();
-    }
-    let main_ptr = data as *const MainSide;
-    // SAFETY: the external, reachable as our argument, holds a strong count.
-    let main = unsafe { &*main_ptr };
-    let more = {
-        let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.ready.is_empty() {
-            q.scheduled = false;
+            let resume = Box::from_raw(resume);
+            sys::napi_delete_async_work(env, resume.work);
+            Rc::decrement_strong_count(resume.main);
         }
-        !q.ready.is_empty()
-    };
-    if more {
-        drain(env, main_ptr);
+        return Err(Error::Internal("cannot queue the resume work".into()));
     }
-    ptr::null_mut()
+    Ok(())
 }
 
-unsafe extern "C" fn release_main(_env: Env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: the strong count taken in `schedule_resume` for this external.
-    unsafe { Rc::decrement_strong_count(data as *const MainSide) };
+/// Runs on a libuv pool thread; there is nothing to do there, the hop itself is the point.
+unsafe extern "C" fn resume_execute(_env: Env, _data: *mut c_void) {}
+
+unsafe extern "C" fn resume_complete(env: Env, status: sys::napi_status, data: *mut c_void) {
+    // SAFETY: `data` is the `Resume` leaked in `schedule_resume`; Node calls this once.
+    let resume = unsafe { Box::from_raw(data.cast::<Resume>()) };
+    // SAFETY: the work item is complete, so it may be deleted.
+    unsafe { sys::napi_delete_async_work(env, resume.work) };
+    let main_ptr = resume.main;
+    if status == sys::Status::napi_ok && !env.is_null() {
+        // SAFETY: the strong count this resume holds keeps `MainSide` alive.
+        let main = unsafe { &*main_ptr };
+        let more = {
+            let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if q.ready.is_empty() {
+                q.scheduled = false;
+            }
+            !q.ready.is_empty()
+        };
+        if more {
+            // SAFETY: on the JavaScript thread in this callback's env, `main_ptr` alive.
+            unsafe { drain(env, main_ptr) };
+        }
+    }
+    // SAFETY: the count taken in `schedule_resume` for this resume.
+    unsafe { Rc::decrement_strong_count(main_ptr) };
 }
 
 unsafe extern "C" fn finalize(_env: Env, data: *mut c_void, _hint: *mut c_void) {

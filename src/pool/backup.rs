@@ -18,7 +18,7 @@ use crate::pool::health::unix_ms;
 use crate::pool::job::{Completion, Job, Output, Work};
 use crate::pool::report::iso8601;
 use crate::pool::thread::{every, spawn_named, Lane, ThreadContext};
-use crate::pool::Pool;
+use crate::pool::{registry, Pool};
 use crate::sqlite::open::open_reader;
 
 /// What a finished backup made.
@@ -83,28 +83,44 @@ impl BackupStats {
 
 /// Copies the database `source` reads into `dest`: one backup step holds one read snapshot, so
 /// the copy is exactly the committed state when it began, whatever the writer does meanwhile. The
-/// copy is written beside `dest`, passes `PRAGMA integrity_check`, and only then takes its name.
+/// copy is written to a file created exclusively beside `dest`, passes `PRAGMA integrity_check`,
+/// and only then takes its name. A destination that is an open database of this process (or its
+/// WAL or shared-memory file) is refused.
 pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::invalid(format!("cannot create the backup directory {}: {e}", dir.display())))?;
     }
-    let mut partial = dest.as_os_str().to_owned();
-    partial.push(format!(".partial-{}", std::process::id()));
-    let partial = PathBuf::from(partial);
-    let _ = std::fs::remove_file(&partial);
+    if let Some(live) = registry::clash(dest) {
+        return Err(Error::invalid(format!(
+            "the backup destination {} is {}, which this process has open; choose another path",
+            dest.display(),
+            live.display()
+        )));
+    }
+    let Some(name) = dest.file_name() else {
+        return Err(Error::invalid(format!("the backup destination {} names no file", dest.display())));
+    };
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    remove_orphans(&dir);
+    let (partial, _file) = create_partial(&dir, &name.to_string_lossy())?;
     let started = Instant::now();
     let started_ms = unix_ms();
     let copied = copy_checked(source, &partial);
     let pages = match copied {
         Ok(pages) => pages,
         Err(e) => {
-            let _ = std::fs::remove_file(&partial);
+            remove_partial(&partial);
             return Err(e);
         }
     };
-    std::fs::rename(&partial, dest)
-        .map_err(|e| Error::invalid(format!("cannot move the backup to {}: {e}", dest.display())))?;
+    if let Err(e) = std::fs::rename(&partial, dest) {
+        remove_partial(&partial);
+        return Err(Error::invalid(format!("cannot move the backup to {}: {e}", dest.display())));
+    }
     let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
     Ok(BackupInfo {
         path: dest.to_path_buf(),
@@ -113,6 +129,57 @@ pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
         duration: started.elapsed(),
         started_ms,
     })
+}
+
+/// Marks the name of a backup in progress: `.<dest name>.sp-backup-<pid>-<n>.tmp`.
+const PARTIAL_TAG: &str = ".sp-backup-";
+
+/// Creates the partial file exclusively (never opening one planted at the name).
+fn create_partial(dir: &Path, name: &str) -> Result<(PathBuf, std::fs::File)> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    for _ in 0..16 {
+        let n = NEXT.fetch_add(1, Relaxed);
+        let partial = dir.join(format!(".{name}{PARTIAL_TAG}{}-{n}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&partial) {
+            Ok(file) => return Ok((partial, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "cannot create a file for the backup in {}: {e}",
+                    dir.display()
+                )))
+            }
+        }
+    }
+    Err(Error::invalid(format!("no free name for a backup file in {}", dir.display())))
+}
+
+fn remove_partial(partial: &Path) {
+    let _ = std::fs::remove_file(partial);
+    let mut journal = partial.as_os_str().to_owned();
+    journal.push("-journal");
+    let _ = std::fs::remove_file(journal);
+}
+
+/// Removes partial backups left in `dir` by processes that no longer run (a backup killed
+/// mid-copy leaves its file behind).
+fn remove_orphans(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = orphan_pid(&name) else { continue };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id in a partial backup's name (or its journal's), if it is one.
+fn orphan_pid(name: &str) -> Option<u32> {
+    let name = name.strip_suffix("-journal").unwrap_or(name);
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let tagged = &rest[rest.rfind(PARTIAL_TAG)? + PARTIAL_TAG.len()..];
+    tagged.split('-').next()?.parse().ok()
 }
 
 fn copy_checked(source: &Connection, partial: &Path) -> Result<u64> {

@@ -5,7 +5,7 @@ use std::time::Instant;
 use rusqlite::Connection;
 
 use crate::error::Result;
-use crate::sqlite::RowSet;
+use crate::sqlite::{Records, RowSet};
 
 /// What a write statement did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub enum Output {
     Row(Option<RowSet>),
     Write(WriteResult),
     Writes(Vec<WriteResult>),
+    /// Domain rows with JSON columns to parse (or the first of them, or null).
+    Records(Records),
     Json(serde_json::Value),
     Done,
 }

@@ -184,7 +184,7 @@ impl Pool {
             "swarm_pool_wal_bytes",
             "gauge",
             "Size of the write-ahead log file.",
-            s.wal_bytes.load(Relaxed) as f64,
+            self.wal_bytes() as f64,
         );
         out.single(
             "swarm_pool_wal_limit_bytes",

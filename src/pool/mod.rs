@@ -12,6 +12,7 @@ pub mod job;
 pub mod metrics;
 mod priority;
 pub mod readers;
+pub mod registry;
 pub mod report;
 pub mod sql;
 pub mod stats;
@@ -104,7 +105,9 @@ impl Pool {
             abort: Default::default(),
             backups: Default::default(),
             gate: Arc::clone(&gate),
+            registered: std::sync::atomic::AtomicBool::new(true),
         });
+        registry::remember(&ctx.db.path);
         // Unbounded, so memory is taken as jobs arrive; `submit` enforces `maxQueue`.
         let (read_tx, read_rx) = unbounded();
         let (write_tx, write_rx) = unbounded();
@@ -310,7 +313,7 @@ impl Pool {
         for t in threads {
             let _ = t.join();
         }
-        self.ctx.db.remove_if_ephemeral();
+        self.ctx.release_files();
         let waiters = match std::mem::replace(&mut *lock(&self.lifecycle), Lifecycle::Closed) {
             Lifecycle::Closing(waiters) => waiters,
             _ => Vec::new(),
@@ -329,9 +332,20 @@ impl Drop for Pool {
     }
 }
 
+impl ThreadContext {
+    /// Once the threads are gone: the files are no longer this process's to protect, and an
+    /// ephemeral database is deleted. Runs once, from `close` or from the last drop.
+    fn release_files(&self) {
+        if self.registered.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            registry::forget(&self.db.path);
+            self.db.remove_if_ephemeral();
+        }
+    }
+}
+
 impl Drop for ThreadContext {
     fn drop(&mut self) {
-        self.db.remove_if_ephemeral();
+        self.release_files();
     }
 }
 

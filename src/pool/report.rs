@@ -10,6 +10,9 @@ use crate::pool::stats::{HistogramSnapshot, LaneStats};
 use crate::pool::thread::Lane;
 use crate::pool::Pool;
 
+/// Consecutive commits failing for environment reasons before the pool reports itself unhealthy.
+const WRITE_FAILURES_UNHEALTHY: u64 = 2;
+
 /// Connection counts as the payloads report them; all zero once the pool is closed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Occupancy {
@@ -41,8 +44,19 @@ impl Pool {
             active_connections: busy_read + busy_worker + writer_busy,
             available_readers: h.readers_answering.load(Relaxed).saturating_sub(busy_read),
             available_workers: h.workers_answering.load(Relaxed).saturating_sub(busy_worker),
-            healthy: h.healthy.load(Relaxed),
+            healthy: h.healthy.load(Relaxed) && !self.writes_failing(),
         }
+    }
+
+    /// Writes failed for reasons of the environment on consecutive commits (disk full, read-only
+    /// or locked file, I/O errors): degraded until a write commits again.
+    pub fn writes_failing(&self) -> bool {
+        self.stats().write_failure_streak.load(Relaxed) >= WRITE_FAILURES_UNHEALTHY
+    }
+
+    /// The WAL file's size now (0 once the pool is closed and the file gone).
+    pub fn wal_bytes(&self) -> u64 {
+        crate::pool::wal::wal_size(self.path())
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -59,12 +73,25 @@ impl Pool {
 
     fn wal(&self) -> Value {
         let s = self.stats();
+        let bytes = self.wal_bytes();
         json!({
-            "wal_bytes": s.wal_bytes.load(Relaxed),
+            "wal_bytes": bytes,
+            "wal_pages": s.wal_pages.load(Relaxed),
             "wal_limit": self.config().wal_limit,
-            "over_limit": s.wal_bytes.load(Relaxed) > self.config().wal_limit,
+            "over_limit": bytes > self.config().wal_limit,
             "checkpoints": s.checkpoints.load(Relaxed),
             "truncate_checkpoints": s.truncate_checkpoints.load(Relaxed),
+            "resets_deferred": s.wal_resets_deferred.load(Relaxed),
+        })
+    }
+
+    fn writes(&self) -> Value {
+        let s = self.stats();
+        json!({
+            "failing": self.writes_failing(),
+            "consecutive_failures": s.write_failure_streak.load(Relaxed),
+            "last_failure": s.last_write_failure(),
+            "replayed": s.replayed.load(Relaxed),
         })
     }
 
@@ -83,6 +110,7 @@ impl Pool {
             },
             "last_health_check": iso8601(self.health().last_check_ms.load(Relaxed)),
             "wal": self.wal(),
+            "writes": self.writes(),
             "timestamp": iso8601(unix_ms()),
         })
     }
@@ -150,7 +178,7 @@ impl Pool {
                 "write": latency(&s.write),
                 "worker": latency(&s.worker),
             },
-            "walBytes": s.wal_bytes.load(Relaxed),
+            "walBytes": self.wal_bytes(),
             "checkpoints": s.checkpoints.load(Relaxed),
             "backups": self.backups().to_json(self.config().enable_backup),
             "isHealthy": o.healthy,

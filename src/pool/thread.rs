@@ -76,6 +76,8 @@ pub struct ThreadContext {
     pub backups: BackupStats,
     /// Admission of read transactions, which the writer closes for a moment to reset the WAL.
     pub gate: Arc<ReadGate>,
+    /// The database is in the process's registry of open files (until `release_files`).
+    pub registered: AtomicBool,
 }
 
 impl ThreadContext {

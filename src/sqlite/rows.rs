@@ -5,6 +5,39 @@ use rusqlite::Statement;
 use crate::error::Result;
 use crate::sqlite::Value;
 
+/// What a JSON-text column reads as when it is NULL or empty (the original's
+/// `JSON.parse(x || '{}')`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Object,
+    Array,
+    Null,
+}
+
+/// The columns of a result that hold JSON text, parsed back into values where they are shown.
+pub type JsonColumns = &'static [(&'static str, Missing)];
+
+/// Domain rows: the values as stored, which of the columns hold JSON text (parsed by the binding
+/// with the JavaScript engine's own `JSON.parse`, so any value `JSON.stringify` wrote comes back
+/// exactly), and whether the caller wants only the first row (or null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Records {
+    pub rows: RowSet,
+    pub json: JsonColumns,
+    pub first: bool,
+}
+
+impl Records {
+    /// How column `i` is read back: Some(missing) for a JSON column.
+    pub fn json_kinds(&self) -> Vec<Option<Missing>> {
+        self.rows
+            .columns
+            .iter()
+            .map(|c| self.json.iter().find(|(name, _)| name == c).map(|(_, m)| *m))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RowSet {
     pub columns: Vec<String>,

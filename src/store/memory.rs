@@ -1,12 +1,11 @@
 //! Agent memory: an upsert on (agent_id, key), expiry filtered in queries (reads never write),
 //! and an explicit cleanup.
 
-use serde_json::Value as Json;
 
 use crate::error::Error;
 use crate::pool::job::Completion;
 use crate::pool::report::iso8601;
-use crate::store::rows::{execute, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{execute, first, query, write_json, JsonColumns, Missing};
 use crate::store::{unique_id, Store};
 
 const MEMORY_JSON: JsonColumns = &[("value", Missing::Null)];
@@ -14,6 +13,10 @@ const MEMORY_JSON: JsonColumns = &[("value", Missing::Null)];
 /// Live entries only: julianday() compares both the original's ISO `…T…Z` and SQLite's
 /// `YYYY-MM-DD HH:MM:SS` forms correctly (a plain string comparison does not).
 const LIVE: &str = "(expires_at IS NULL OR julianday(expires_at) > julianday('now'))";
+
+/// Longest TTL accepted: 100 years. Far larger ones would put the expiry past year 9999, where
+/// the stored timestamp no longer compares as a date and the entry would vanish at once.
+pub const MAX_TTL_SECS: f64 = 100.0 * 365.25 * 86_400.0;
 
 /// Millisecond timestamps, so `updated_at` advances between two writes in one second.
 const NOW: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
@@ -62,12 +65,7 @@ impl Store {
         self.read(
             Box::new(move |conn| {
                 let sql = format!("SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {LIVE}");
-                let mut rows = query(conn, &sql, &[&agent_id, &key], MEMORY_JSON)?;
-                Ok(if rows.is_empty() {
-                    Json::Null
-                } else {
-                    rows.swap_remove(0)
-                })
+                query(conn, &sql, &[&agent_id, &key], MEMORY_JSON).map(first)
             }),
             done,
         );
@@ -79,7 +77,7 @@ impl Store {
                 let sql = format!(
                     "SELECT * FROM agent_memory WHERE agent_id = ? AND {LIVE} ORDER BY updated_at DESC, rowid DESC"
                 );
-                Ok(Json::Array(query(conn, &sql, &[&agent_id], MEMORY_JSON)?))
+                query(conn, &sql, &[&agent_id], MEMORY_JSON)
             }),
             done,
         );

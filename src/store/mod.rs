@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::pool::job::{Completion, Output};
 use crate::pool::thread::Lane;
 use crate::pool::Pool;
+use crate::sqlite::Records;
 
 /// Operation counts and the true mean duration (sum / count, not a running halving).
 #[derive(Debug, Default)]
@@ -84,10 +85,10 @@ impl Store {
             .write_with(Box::new(move |conn| work(conn).map(Output::Json)), self.track(done));
     }
 
-    fn read(&self, mut work: Work<Json>, done: Completion) {
+    fn read(&self, mut work: Work<Records>, done: Completion) {
         self.pool.read_with(
             Lane::Read,
-            Box::new(move |conn| work(conn).map(Output::Json)),
+            Box::new(move |conn| work(conn).map(Output::Records)),
             self.track(done),
         );
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rusqlite::ToSql;
-use serde_json::{json, Value as Json};
+use serde_json::json;
 
 use crate::error::Error;
 use crate::pool::job::{Completion, Output};
@@ -66,12 +66,12 @@ impl Store {
     pub fn get_agent_neural_networks(&self, agent_id: String, done: Completion) {
         self.read(
             Box::new(move |conn| {
-                Ok(Json::Array(query(
+                query(
                     conn,
                     "SELECT * FROM neural_networks WHERE agent_id = ? ORDER BY rowid",
                     &[&agent_id],
                     NETWORK_JSON,
-                )?))
+                )
             }),
             done,
         );
@@ -118,7 +118,7 @@ impl Store {
                         &[],
                     )?,
                 };
-                Ok(Json::Array(rows))
+                Ok(rows)
             }),
             done,
         );
@@ -141,12 +141,12 @@ impl Store {
     pub fn get_swarm_events(&self, swarm_id: String, limit: i64, done: Completion) {
         self.read(
             Box::new(move |conn| {
-                Ok(Json::Array(query(
+                query(
                     conn,
                     "SELECT * FROM events WHERE swarm_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?",
                     &[&swarm_id, &limit],
                     EVENT_JSON,
-                )?))
+                )
             }),
             done,
         );

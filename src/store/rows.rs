@@ -6,18 +6,9 @@ use serde_json::{Map, Value as Json};
 
 use crate::error::Result;
 use crate::pool::job::WriteResult;
-use crate::sqlite::{RowSet, Value};
+pub use crate::sqlite::{JsonColumns, Missing};
+use crate::sqlite::{Records, RowSet, Value};
 use crate::store::inputs::Update;
-
-/// What a JSON column reads as when it is NULL or empty (the original's `JSON.parse(x || '{}')`).
-#[derive(Debug, Clone, Copy)]
-pub enum Missing {
-    Object,
-    Array,
-    Null,
-}
-
-pub type JsonColumns = &'static [(&'static str, Missing)];
 
 fn plain(v: &Value) -> Json {
     match v {
@@ -42,13 +33,12 @@ fn parsed(v: &Value, missing: Missing) -> Json {
     }
 }
 
-pub fn to_json(rows: &RowSet, json: JsonColumns) -> Vec<Json> {
-    let kinds: Vec<Option<Missing>> = rows
-        .columns
-        .iter()
-        .map(|c| json.iter().find(|(name, _)| name == c).map(|(_, m)| *m))
-        .collect();
-    rows.rows()
+/// Records as JSON, JSON columns parsed: what the binding shows, for Rust callers and tests.
+pub fn to_json(records: &Records) -> Json {
+    let kinds = records.json_kinds();
+    let rows = &records.rows;
+    let all: Vec<Json> = rows
+        .rows()
         .map(|row| {
             let map: Map<String, Json> = rows
                 .columns
@@ -59,15 +49,33 @@ pub fn to_json(rows: &RowSet, json: JsonColumns) -> Vec<Json> {
                 .collect();
             Json::Object(map)
         })
-        .collect()
+        .collect();
+    if records.first {
+        all.into_iter().next().unwrap_or(Json::Null)
+    } else {
+        Json::Array(all)
+    }
 }
 
-pub fn query(conn: &Connection, sql: &str, params: &[&dyn ToSql], json: JsonColumns) -> Result<Vec<Json>> {
+/// Every row of a domain query, its JSON columns named.
+pub fn query(conn: &Connection, sql: &str, params: &[&dyn ToSql], json: JsonColumns) -> Result<Records> {
     let mut stmt = conn.prepare_cached(sql)?;
     for (i, p) in params.iter().enumerate() {
         stmt.raw_bind_parameter(i + 1, *p)?;
     }
-    Ok(to_json(&RowSet::collect(&mut stmt, usize::MAX)?, json))
+    Ok(Records {
+        rows: RowSet::collect(&mut stmt, usize::MAX)?,
+        json,
+        first: false,
+    })
+}
+
+/// The first row only (null when there is none).
+pub fn first(mut records: Records) -> Records {
+    let width = records.rows.columns.len();
+    records.rows.values.truncate(width);
+    records.first = true;
+    records
 }
 
 pub fn execute(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<WriteResult> {

@@ -1,12 +1,12 @@
 //! Swarms, agents and tasks.
 
 use rusqlite::ToSql;
-use serde_json::{json, Value as Json};
+use serde_json::json;
 
 use crate::error::Error;
 use crate::pool::job::Completion;
 use crate::store::inputs::{NewAgent, NewSwarm, NewTask, Update};
-use crate::store::rows::{self, execute, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{self, execute, first, query, write_json, JsonColumns, Missing};
 use crate::store::Store;
 
 const SWARM_JSON: JsonColumns = &[("metadata", Missing::Object)];
@@ -17,13 +17,6 @@ const AGENT_JSON: JsonColumns = &[
 ];
 const TASK_JSON: JsonColumns = &[("assigned_agents", Missing::Array), ("result", Missing::Null)];
 
-fn first(mut rows: Vec<Json>) -> Json {
-    if rows.is_empty() {
-        Json::Null
-    } else {
-        rows.swap_remove(0)
-    }
-}
 
 /// Rewrites a foreign-key failure into a message that names the missing parent.
 fn missing_parent(err: Error, what: String) -> Error {
@@ -64,12 +57,12 @@ impl Store {
     pub fn get_active_swarms(&self, done: Completion) {
         self.read(
             Box::new(|conn| {
-                Ok(Json::Array(query(
+                query(
                     conn,
                     "SELECT * FROM swarms WHERE status = 'active'",
                     &[],
                     SWARM_JSON,
-                )?))
+                )
             }),
             done,
         );
@@ -106,12 +99,12 @@ impl Store {
     pub fn get_agent(&self, id: String, done: Completion) {
         self.read(
             Box::new(move |conn| {
-                Ok(first(query(
+                query(
                     conn,
                     "SELECT * FROM agents WHERE id = ?",
                     &[&id],
                     AGENT_JSON,
-                )?))
+                ).map(first)
             }),
             done,
         );
@@ -135,7 +128,7 @@ impl Store {
                         AGENT_JSON,
                     )?,
                 };
-                Ok(Json::Array(rows))
+                Ok(rows)
             }),
             done,
         );
@@ -170,12 +163,12 @@ impl Store {
     pub fn get_task(&self, id: String, done: Completion) {
         self.read(
             Box::new(move |conn| {
-                Ok(first(query(
+                query(
                     conn,
                     "SELECT * FROM tasks WHERE id = ?",
                     &[&id],
                     TASK_JSON,
-                )?))
+                ).map(first)
             }),
             done,
         );
@@ -193,7 +186,7 @@ impl Store {
                         TASK_JSON,
                     )?,
                 };
-                Ok(Json::Array(rows))
+                Ok(rows)
             }),
             done,
         );
