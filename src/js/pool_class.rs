@@ -185,7 +185,11 @@ impl SqliteConnectionPool {
     )]
     pub fn transaction(&self, env: Env, list: Unknown) -> napi::Result<JsPromise> {
         let input = statements(&env, list);
-        self.submit(&env, Lane::Write, input.map(|list| move |done| self.pool.transaction(list, done)))
+        self.submit(
+            &env,
+            Lane::Write,
+            input.map(|list| move |done| self.pool.transaction(list, done)),
+        )
     }
 
     /// Finishes queued and running work, checkpoints the WAL, stops the threads. Later calls
@@ -198,7 +202,11 @@ impl SqliteConnectionPool {
     /// Resolves once the pool is open (it opens in the constructor, so at once).
     #[napi(getter, ts_return_type = "Promise<void>")]
     pub fn ready(&self, env: Env) -> napi::Result<JsPromise> {
-        self.submit(&env, Lane::Read, Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))))
+        self.submit(
+            &env,
+            Lane::Read,
+            Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))),
+        )
     }
 
     #[napi(getter)]
@@ -234,7 +242,11 @@ impl SqliteConnectionPool {
     #[napi(ts_args_type = "destPath: string", ts_return_type = "Promise<BackupResult>")]
     pub fn backup(&self, env: Env, dest: Unknown) -> napi::Result<JsPromise> {
         let input = backup_path(&env, dest);
-        self.submit(&env, Lane::Worker, input.map(|dest| move |done| self.pool.backup(dest, done)))
+        self.submit(
+            &env,
+            Lane::Worker,
+            input.map(|dest| move |done| self.pool.backup(dest, done)),
+        )
     }
 
     /// A promise for one call: bad input (including a getter or Proxy that threw while it was

@@ -99,7 +99,10 @@ pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
         )));
     }
     let Some(name) = dest.file_name() else {
-        return Err(Error::invalid(format!("the backup destination {} names no file", dest.display())));
+        return Err(Error::invalid(format!(
+            "the backup destination {} names no file",
+            dest.display()
+        )));
     };
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -119,7 +122,10 @@ pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
     };
     if let Err(e) = std::fs::rename(&partial, dest) {
         remove_partial(&partial);
-        return Err(Error::invalid(format!("cannot move the backup to {}: {e}", dest.display())));
+        return Err(Error::invalid(format!(
+            "cannot move the backup to {}: {e}",
+            dest.display()
+        )));
     }
     let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
     Ok(BackupInfo {
@@ -151,7 +157,10 @@ fn create_partial(dir: &Path, name: &str) -> Result<(PathBuf, std::fs::File)> {
             }
         }
     }
-    Err(Error::invalid(format!("no free name for a backup file in {}", dir.display())))
+    Err(Error::invalid(format!(
+        "no free name for a backup file in {}",
+        dir.display()
+    )))
 }
 
 fn remove_partial(partial: &Path) {

@@ -254,7 +254,9 @@ impl Pool {
                 }
                 Some(tx) => match tx.try_send(job) {
                     Ok(()) => None,
-                    Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Some((Error::PoolClosed, job.done)),
+                    Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
+                        Some((Error::PoolClosed, job.done))
+                    }
                 },
             }
         };

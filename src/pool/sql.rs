@@ -32,7 +32,9 @@ pub fn check_text(sql: &str) -> Result<()> {
         ));
     }
     if is_blank(sql) {
-        return Err(Error::invalid("the SQL text holds no statement (only white space or comments)"));
+        return Err(Error::invalid(
+            "the SQL text holds no statement (only white space or comments)",
+        ));
     }
     Ok(())
 }

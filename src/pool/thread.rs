@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::pool::backup::BackupStats;
 use crate::pool::job::{Job, Output, Work};
 use crate::pool::stats::{LaneStats, Stats};
-use crate::sqlite::deadline::Deadline;
 use crate::pool::wal::ReadGate;
+use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::DbPath;
 
 /// Starts a named pool thread; failing to start one is an `INTERNAL_ERROR`, not a panic.

@@ -241,21 +241,23 @@ pub fn install_hook(conn: &mut Connection, stats: Arc<Stats>, limit: u64) -> Res
     let step = (limit / 4 / page_size.max(512) as u64).clamp(16, AUTO_CHECKPOINT_PAGES);
     let mut next_at = step;
     let mut last = 0u64;
-    conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages: std::os::raw::c_int| {
-        let pages = pages.max(0) as u64;
-        if pages < last {
-            // The WAL restarted from its beginning.
-            next_at = step;
-        }
-        last = pages;
-        stats.wal_pages.store(pages, Ordering::Relaxed);
-        if pages >= next_at {
-            next_at = pages + step;
-            if wal.checkpoint_v2(rusqlite::wal::CheckpointMode::PASSIVE).is_ok() {
-                stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+    conn.wal_hook(Some(
+        move |wal: &mut rusqlite::hooks::Wal, pages: std::os::raw::c_int| {
+            let pages = pages.max(0) as u64;
+            if pages < last {
+                // The WAL restarted from its beginning.
+                next_at = step;
             }
-        }
-        Ok(())
-    }))?;
+            last = pages;
+            stats.wal_pages.store(pages, Ordering::Relaxed);
+            if pages >= next_at {
+                next_at = pages + step;
+                if wal.checkpoint_v2(rusqlite::wal::CheckpointMode::PASSIVE).is_ok() {
+                    stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(())
+        },
+    ))?;
     Ok(())
 }

@@ -211,7 +211,9 @@ impl WriterThread {
                 in_tx = false;
                 let result = match result {
                     Err(e) => Err(e),
-                    Ok(_) => Err(Error::Internal("the transaction ended inside this job; its work was rolled back".into())),
+                    Ok(_) => Err(Error::Internal(
+                        "the transaction ended inside this job; its work was rolled back".into(),
+                    )),
                 };
                 let environment = matches!(&result, Err(e) if e.is_environment_failure());
                 let mut innocents = Vec::new();

@@ -66,7 +66,10 @@ pub fn remove(file: &Path) {
 fn cannot(path: &Path, why: impl std::fmt::Display) -> Error {
     Error::Sqlite {
         code: "SQLITE_CANTOPEN",
-        message: format!("cannot create the private file for :memory: at {}: {why}", path.display()),
+        message: format!(
+            "cannot create the private file for :memory: at {}: {why}",
+            path.display()
+        ),
     }
 }
 
@@ -78,7 +81,11 @@ mod test {
     fn private_and_removed() -> crate::Result<()> {
         let file = super::create()?;
         let dir = file.parent().expect("a folder");
-        let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0)
+        };
         assert_eq!(mode(dir), 0o700);
         assert_eq!(mode(&file), 0o600);
         super::remove(&file);

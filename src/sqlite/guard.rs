@@ -129,7 +129,9 @@ fn decide(role: Role, ctx: &AuthContext<'_>) -> Authorization {
 /// `INVALID_ARGUMENT`; other errors pass through.
 pub fn explain(err: Error) -> Error {
     match err {
-        Error::Sqlite { code: "SQLITE_AUTH", .. } => match REFUSAL.with(|r| r.borrow_mut().take()) {
+        Error::Sqlite {
+            code: "SQLITE_AUTH", ..
+        } => match REFUSAL.with(|r| r.borrow_mut().take()) {
             Some(why) => Error::InvalidArgument(why),
             None => err,
         },
@@ -168,7 +170,15 @@ mod test {
     fn refuses_transaction_control_however_spelled() -> Result<()> {
         let mut conn = Connection::open_in_memory()?;
         install(&mut conn, Role::Writer)?;
-        for sql in ["COMMIT", ";COMMIT", " ;; COMMIT", "/* x */ ROLLBACK", "SAVEPOINT x", "RELEASE x", "BEGIN"] {
+        for sql in [
+            "COMMIT",
+            ";COMMIT",
+            " ;; COMMIT",
+            "/* x */ ROLLBACK",
+            "SAVEPOINT x",
+            "RELEASE x",
+            "BEGIN",
+        ] {
             let err = prepare_error(&conn, sql).unwrap_or_else(|| panic!("{sql:?} was prepared"));
             assert_eq!(err.code(), "INVALID_ARGUMENT", "{sql:?}: {err}");
         }
@@ -182,12 +192,21 @@ mod test {
         install(&mut w, Role::Writer)?;
         let mut r = Connection::open_in_memory()?;
         install(&mut r, Role::Reader)?;
-        for ok in ["PRAGMA user_version", "PRAGMA table_info(t)", "PRAGMA integrity_check", "PRAGMA journal_mode"] {
+        for ok in [
+            "PRAGMA user_version",
+            "PRAGMA table_info(t)",
+            "PRAGMA integrity_check",
+            "PRAGMA journal_mode",
+        ] {
             assert!(prepare_error(&r, ok).is_none(), "{ok}");
         }
         for ok in ["PRAGMA user_version = 3", "PRAGMA max_page_count = 100"] {
             assert!(prepare_error(&w, ok).is_none(), "{ok}");
-            assert_eq!(prepare_error(&r, ok).map(|e| e.code()), Some("INVALID_ARGUMENT"), "{ok}");
+            assert_eq!(
+                prepare_error(&r, ok).map(|e| e.code()),
+                Some("INVALID_ARGUMENT"),
+                "{ok}"
+            );
         }
         for bad in [
             "PRAGMA locking_mode = EXCLUSIVE",
@@ -198,8 +217,16 @@ mod test {
             "ATTACH '/etc/passwd' AS x",
             "DETACH x",
         ] {
-            assert_eq!(prepare_error(&w, bad).map(|e| e.code()), Some("INVALID_ARGUMENT"), "{bad}");
-            assert_eq!(prepare_error(&r, bad).map(|e| e.code()), Some("INVALID_ARGUMENT"), "{bad}");
+            assert_eq!(
+                prepare_error(&w, bad).map(|e| e.code()),
+                Some("INVALID_ARGUMENT"),
+                "{bad}"
+            );
+            assert_eq!(
+                prepare_error(&r, bad).map(|e| e.code()),
+                Some("INVALID_ARGUMENT"),
+                "{bad}"
+            );
         }
         Ok(())
     }

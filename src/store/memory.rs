@@ -1,7 +1,6 @@
 //! Agent memory: an upsert on (agent_id, key), expiry filtered in queries (reads never write),
 //! and an explicit cleanup.
 
-
 use crate::error::Error;
 use crate::pool::job::Completion;
 use crate::pool::report::iso8601;

@@ -17,7 +17,6 @@ const AGENT_JSON: JsonColumns = &[
 ];
 const TASK_JSON: JsonColumns = &[("assigned_agents", Missing::Array), ("result", Missing::Null)];
 
-
 /// Rewrites a foreign-key failure into a message that names the missing parent.
 fn missing_parent(err: Error, what: String) -> Error {
     match err {
@@ -56,14 +55,7 @@ impl Store {
 
     pub fn get_active_swarms(&self, done: Completion) {
         self.read(
-            Box::new(|conn| {
-                query(
-                    conn,
-                    "SELECT * FROM swarms WHERE status = 'active'",
-                    &[],
-                    SWARM_JSON,
-                )
-            }),
+            Box::new(|conn| query(conn, "SELECT * FROM swarms WHERE status = 'active'", &[], SWARM_JSON)),
             done,
         );
     }
@@ -98,14 +90,7 @@ impl Store {
 
     pub fn get_agent(&self, id: String, done: Completion) {
         self.read(
-            Box::new(move |conn| {
-                query(
-                    conn,
-                    "SELECT * FROM agents WHERE id = ?",
-                    &[&id],
-                    AGENT_JSON,
-                ).map(first)
-            }),
+            Box::new(move |conn| query(conn, "SELECT * FROM agents WHERE id = ?", &[&id], AGENT_JSON).map(first)),
             done,
         );
     }
@@ -162,14 +147,7 @@ impl Store {
 
     pub fn get_task(&self, id: String, done: Completion) {
         self.read(
-            Box::new(move |conn| {
-                query(
-                    conn,
-                    "SELECT * FROM tasks WHERE id = ?",
-                    &[&id],
-                    TASK_JSON,
-                ).map(first)
-            }),
+            Box::new(move |conn| query(conn, "SELECT * FROM tasks WHERE id = ?", &[&id], TASK_JSON).map(first)),
             done,
         );
     }
