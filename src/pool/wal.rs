@@ -8,9 +8,11 @@
 //!   as well as idle (this replaces SQLite's auto-checkpoint, so every checkpoint is counted);
 //! - past `walLimit`, the writer closes the [`ReadGate`]: readers finish the batch they are in,
 //!   queued reads wait, and once no reader holds a snapshot a TRUNCATE checkpoint resets the WAL;
-//!   the gate then opens. The wait is bounded; a worker query pinning an old snapshot can still
-//!   delay the reset, which `pool_health.wal.over_limit` reports, and the writer retries the
-//!   moment that query ends.
+//!   the gate then opens. The wait is bounded;
+//! - a worker query pinning an old snapshot delays the reset (`pool_health.wal.over_limit` says
+//!   so); meanwhile new worker queries wait at the gate (bounded), so the running ones drain, and
+//!   the last to leave wakes the writer, which resets the WAL at once. Point reads never wait for
+//!   a worker.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +31,8 @@ use crate::sqlite::guard;
 const DRAIN_WAIT: Duration = Duration::from_millis(50);
 /// Longest a reader waits at a closed gate; the writer opens it well before, this is a backstop.
 const HOLD_LIMIT: Duration = Duration::from_millis(500);
+/// Longest a new worker query waits while older ones keep the WAL from being reset.
+const WORKER_HOLD_LIMIT: Duration = Duration::from_secs(5);
 /// After a reset could not complete, the writer waits this long before closing the gate again
 /// (unless the snapshot holder leaves first and wakes it).
 const RETRY_AFTER: Duration = Duration::from_millis(200);
@@ -50,6 +54,8 @@ pub fn wal_size(db: &Path) -> u64 {
 #[derive(Debug, Default)]
 struct Inside {
     closed: bool,
+    /// New worker queries wait: running ones hold the WAL back.
+    hold_workers: bool,
     readers: usize,
     workers: usize,
 }
@@ -78,12 +84,12 @@ impl Drop for Pass<'_> {
             Lane::Worker => inside.workers = inside.workers.saturating_sub(1),
             _ => inside.readers = inside.readers.saturating_sub(1),
         }
-        let empty = inside.readers == 0 && inside.workers == 0;
+        let last_worker = self.lane == Lane::Worker && inside.workers == 0;
         if inside.closed {
             self.gate.changed.notify_all();
         }
         drop(inside);
-        if empty && self.gate.owed.load(Ordering::Relaxed) {
+        if last_worker && self.gate.owed.load(Ordering::Relaxed) {
             let _ = self.gate.wake.try_send(());
         }
     }
@@ -121,8 +127,9 @@ impl ReadGate {
     /// Waits while the gate is closed (bounded), then counts the caller in.
     pub fn enter(&self, lane: Lane) -> Pass<'_> {
         let mut inside = self.lock();
-        let until = Instant::now() + HOLD_LIMIT;
-        while inside.closed {
+        let worker = lane == Lane::Worker;
+        let until = Instant::now() + if worker { WORKER_HOLD_LIMIT } else { HOLD_LIMIT };
+        while inside.closed || (worker && inside.hold_workers) {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -167,6 +174,16 @@ impl ReadGate {
     pub fn workers_inside(&self) -> usize {
         self.lock().workers
     }
+
+    fn hold_workers(&self, hold: bool) {
+        let mut inside = self.lock();
+        if inside.hold_workers != hold {
+            inside.hold_workers = hold;
+            if !hold {
+                self.changed.notify_all();
+            }
+        }
+    }
 }
 
 /// The writer's side: when to checkpoint and how.
@@ -188,10 +205,14 @@ impl WalControl {
         stats.wal_bytes.store(size, Ordering::Relaxed);
         let wanted = size > limit || (idle && size > 0);
         if !wanted {
-            self.gate.owed.store(false, Ordering::Relaxed);
+            self.settled();
             return true;
         }
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
+            return size <= limit;
+        }
+        if self.gate.owed.load(Ordering::Relaxed) && self.gate.workers_inside() > 0 {
+            // Still pinned by the same worker queries: their end wakes us.
             return size <= limit;
         }
         let reset = match self.gate.close() {
@@ -201,14 +222,22 @@ impl WalControl {
         let after = wal_size(db);
         stats.wal_bytes.store(after, Ordering::Relaxed);
         if reset {
-            self.retry_at = None;
-            self.gate.owed.store(false, Ordering::Relaxed);
+            self.settled();
         } else {
             stats.wal_resets_deferred.fetch_add(1, Ordering::Relaxed);
             self.retry_at = Some(Instant::now() + RETRY_AFTER);
             self.gate.owed.store(true, Ordering::Relaxed);
+            if size > limit && self.gate.workers_inside() > 0 {
+                self.gate.hold_workers(true);
+            }
         }
         after <= limit
+    }
+
+    fn settled(&mut self) {
+        self.retry_at = None;
+        self.gate.owed.store(false, Ordering::Relaxed);
+        self.gate.hold_workers(false);
     }
 
     /// The snapshot holder left: the next `maintain` may try at once.
