@@ -348,3 +348,82 @@ fn health_checks_every_thread() -> Result<()> {
     assert!(!pool.is_healthy());
     Ok(())
 }
+
+#[test]
+fn a_job_rolling_back_its_whole_group_fails_alone() -> Result<()> {
+    let pool = open("replay", small_config())?;
+    write(&pool, "INSERT INTO t(v) VALUES ('taken')", Params::None)?;
+    // Hold the writer so the next jobs queue up and run as one group.
+    let (release, held) = crossbeam_channel::bounded::<()>(0);
+    pool.write_with(
+        Box::new(move |_| {
+            let _ = held.recv();
+            Ok(Output::Done)
+        }),
+        Box::new(|_| {}),
+    );
+    let (tx, rx) = unbounded();
+    for i in 0..20 {
+        let sql = if i == 10 {
+            "INSERT OR ROLLBACK INTO t(v) VALUES ('taken')".to_string()
+        } else {
+            format!("INSERT INTO t(v) VALUES ('v{i}')")
+        };
+        let tx = tx.clone();
+        pool.execute(sql, Params::None, Box::new(move |r| tx.send((i, r)).expect("send")));
+    }
+    drop(release);
+    let mut failed: Vec<(i32, &'static str)> = (0..20)
+        .filter_map(|_| match rx.recv().expect("settles") {
+            (i, Err(e)) => Some((i, e.code())),
+            _ => None,
+        })
+        .collect();
+    failed.sort();
+    assert_eq!(failed, vec![(10, "SQLITE_CONSTRAINT_UNIQUE")]);
+    assert_eq!(count(&pool)?, 20, "the 19 innocent writes and the first row");
+    assert!(pool.stats().replayed.load(Relaxed) > 0);
+    close(&pool);
+    Ok(())
+}
+
+#[test]
+fn the_wal_is_reset_while_readers_never_pause() -> Result<()> {
+    let limit = 64 * 1024;
+    let config = PoolConfig {
+        max_readers: 2,
+        max_workers: 1,
+        wal_limit: limit,
+        ..PoolConfig::default()
+    };
+    let pool = open("wal-reset", config)?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, stop) = (Arc::clone(&pool), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Relaxed) {
+                    let _ = count(&pool);
+                }
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    for i in 0..3000 {
+        write(
+            &pool,
+            "INSERT INTO t(v) VALUES (?)",
+            Params::Positional(vec![Value::Text(format!("{i:0>500}"))]),
+        )?;
+        peak = peak.max(crate::pool::wal::wal_size(pool.path()));
+    }
+    stop.store(true, Relaxed);
+    for r in readers {
+        let _ = r.join();
+    }
+    assert!(peak <= 3 * limit, "the WAL peaked at {peak} bytes");
+    assert!(pool.stats().truncate_checkpoints.load(Relaxed) > 0);
+    assert_eq!(count(&pool)?, 3000);
+    close(&pool);
+    Ok(())
+}

@@ -30,6 +30,7 @@ fn store() -> Result<Store> {
 fn json(out: Output) -> Json {
     match out {
         Output::Json(v) => v,
+        Output::Records(records) => crate::store::rows::to_json(&records),
         other => panic!("expected JSON, got {other:?}"),
     }
 }
