@@ -235,14 +235,17 @@ test('close() frees native memory: 100 open/close cycles stay flat', async () =>
 })
 
 test('close() during a failing or running initialize() sticks', async () => {
-  const corrupt = dbPath('close-failing')
-  mkdirSync(dirname(corrupt), { recursive: true })
-  writeFileSync(corrupt, Buffer.alloc(8192, 0x5a))
-  const failing = new SwarmPersistencePooled(corrupt, small)
+  // A schema newer than this library opens fine and then fails its migration, asynchronously.
+  const newer = dbPath('close-failing')
+  const seed = new SQLiteConnectionPool(newer, small)
+  await seed.write('PRAGMA user_version = 99')
+  await seed.close()
+  const failing = new SwarmPersistencePooled(newer, small)
   const init = failing.initialize().catch((e) => e.code)
   await failing.close()
-  await init
+  assert.notEqual(await init, undefined, 'initialize() failed')
   await rejectsWith(failing.createSwarm({ id: 's', name: 'n', topology: 'mesh', maxAgents: 1 }), 'POOL_CLOSED')
+  await rejectsWith(failing.initialize(), 'POOL_CLOSED')
   const path = dbPath('close-running')
   const running = new SwarmPersistencePooled(path, small)
   const started = running.initialize()
