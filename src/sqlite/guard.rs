@@ -75,7 +75,7 @@ const WRITER_SETTABLE: &[&str] = &[
 thread_local! {
     /// Lowered while this thread runs the pool's own control statements. Thread-local because the
     /// authorizer runs on the thread that prepares, and each pool thread owns one connection.
-    static LOWERED: Cell<bool> = const { Cell::new(false) };
+    static LOWERED: Cell<Lowered> = const { Cell::new(Lowered::No) };
     /// Why the last statement prepared on this thread was refused.
     static REFUSAL: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -86,21 +86,44 @@ pub fn install(conn: &mut Connection, role: Role) -> Result<()> {
     Ok(())
 }
 
-/// Runs the pool's own statements (preparing and stepping them) with the guard lowered.
-pub fn internal<T>(run: impl FnOnce() -> T) -> T {
-    struct Raise(bool);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lowered {
+    No,
+    /// For a caller's VACUUM: SQLite's own `ATTACH ''` of its scratch database and the
+    /// transaction it runs there. `VACUUM INTO 'file'` attaches a named file and stays refused
+    /// (it could write a database image over an empty file such as a truncated WAL).
+    Vacuum,
+    Fully,
+}
+
+fn lowered<T>(how: Lowered, run: impl FnOnce() -> T) -> T {
+    struct Raise(Lowered);
     impl Drop for Raise {
         fn drop(&mut self) {
             LOWERED.with(|l| l.set(self.0));
         }
     }
-    let _raise = Raise(LOWERED.with(|l| l.replace(true)));
+    let _raise = Raise(LOWERED.with(|l| l.replace(how)));
     run()
 }
 
+/// Runs the pool's own statements (preparing and stepping them) with the guard lowered.
+pub fn internal<T>(run: impl FnOnce() -> T) -> T {
+    lowered(Lowered::Fully, run)
+}
+
+/// Runs a caller's VACUUM, which needs SQLite's internal ATTACH and BEGIN of a scratch database.
+pub fn vacuum<T>(run: impl FnOnce() -> T) -> T {
+    lowered(Lowered::Vacuum, run)
+}
+
 fn decide(role: Role, ctx: &AuthContext<'_>) -> Authorization {
-    if LOWERED.with(Cell::get) {
-        return Authorization::Allow;
+    match (LOWERED.with(Cell::get), &ctx.action) {
+        (Lowered::Fully, _)
+        | (Lowered::Vacuum, AuthAction::Attach { filename: "" } | AuthAction::Transaction { .. }) => {
+            return Authorization::Allow
+        }
+        _ => {}
     }
     let refusal = match ctx.action {
         AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => Some(
@@ -183,6 +206,10 @@ mod test {
             assert_eq!(err.code(), "INVALID_ARGUMENT", "{sql:?}: {err}");
         }
         internal(|| conn.execute_batch("BEGIN; SAVEPOINT a; RELEASE a; COMMIT"))?;
+        conn.execute_batch("CREATE TABLE t(x)")?;
+        vacuum(|| conn.execute_batch("VACUUM"))?;
+        let into = vacuum(|| conn.execute_batch("VACUUM INTO '/tmp/never-written.db'")).map_err(|e| explain(e.into()));
+        assert_eq!(into.map_err(|e| e.code()), Err("INVALID_ARGUMENT"));
         Ok(())
     }
 

@@ -176,7 +176,7 @@ impl Store {
                 Err(e) => done(Err(e)),
                 Ok(counts) => pool.write_alone(
                     Box::new(|conn| {
-                        crate::sqlite::guard::internal(|| conn.execute_batch("VACUUM"))?;
+                        crate::sqlite::guard::vacuum(|| conn.execute_batch("VACUUM"))?;
                         Ok(Output::Done)
                     }),
                     Box::new(move |vacuumed| done(vacuumed.map(|_| counts))),
