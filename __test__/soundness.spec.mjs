@@ -290,11 +290,14 @@ test('ATTACH and connection-state PRAGMAs are refused on every connection; infor
   assert.equal((await pool.get('PRAGMA locking_mode')).locking_mode, 'normal')
   await pool.write('PRAGMA user_version = 7')
   assert.equal((await pool.get('PRAGMA user_version')).user_version, 7)
-  // A second pool on the file still writes: nobody took an exclusive lock.
-  const second = new SQLiteConnectionPool(path, small)
-  await second.write('INSERT INTO t VALUES (1)')
+  // Another process still writes: nobody took an exclusive lock.
+  const child = spawnSync(process.execPath, ['-e', `
+    const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+    const pool = new SQLiteConnectionPool(${JSON.stringify(path)}, { maxReaders: 1, maxWorkers: 1, busyTimeout: 2000 })
+    pool.write('INSERT INTO t VALUES (1)').then(() => pool.close(), (e) => { console.error(e.code); process.exitCode = 1 })`], { encoding: 'utf8', timeout: 20000 })
+  assert.equal(child.status, 0, child.stderr)
   assert.equal((await pool.get('SELECT count(*) AS n FROM t')).n, 1)
-  await Promise.all([pool.close(), second.close()])
+  await pool.close()
 })
 
 test('a getter or Proxy that throws rejects with a code, never throws synchronously', async () => {

@@ -16,6 +16,7 @@ use crate::js::pool_class::{backup_path, json_value, open_pool, SqliteConnection
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
+use crate::pool::shared::Lease;
 use crate::pool::job::{Completion, Output};
 use crate::store::inputs::{NETWORK_FIELDS, TASK_FIELDS};
 use crate::store::memory::MAX_TTL_SECS;
@@ -35,6 +36,10 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn lock_lease(lease: &Mutex<Option<Arc<Lease>>>) -> std::sync::MutexGuard<'_, Option<Arc<Lease>>> {
+    lease.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The default database: `POOL_DB_PATH`, else `./data/swarm.db` under the working directory.
 fn default_path() -> String {
     std::env::var("POOL_DB_PATH")
@@ -51,6 +56,8 @@ pub struct SwarmPersistencePooled {
     state: Arc<Mutex<State>>,
     /// Set by `close()`: an initialization still running then ends closed, whatever its outcome.
     closing: Arc<std::sync::atomic::AtomicBool>,
+    /// This object's hold on the shared pool of its file, once opened.
+    lease: Arc<Mutex<Option<Arc<Lease>>>>,
     ops: Arc<OpStats>,
     pool_object: raw::Held,
 }
@@ -69,6 +76,7 @@ impl SwarmPersistencePooled {
                 settler: Settler::new(env.raw(), mode)?,
                 state: Arc::new(Mutex::new(State::Idle)),
                 closing: Default::default(),
+                lease: Default::default(),
                 ops: Arc::new(OpStats::default()),
                 pool_object: raw::Held::new(env.raw()),
             })
@@ -96,10 +104,12 @@ impl SwarmPersistencePooled {
                     drop(state);
                     waiter(Err(e))
                 }
-                Ok(pool) => {
+                Ok(lease) => {
                     *state = State::Opening(vec![waiter]);
                     drop(state);
-                    let store = Arc::new(Store::new(pool, Arc::clone(&self.ops)));
+                    let store = Arc::new(Store::new(Arc::clone(lease.pool()), Arc::clone(&self.ops)));
+                    *lock_lease(&self.lease) = Some(Arc::clone(&lease));
+                    let held = Arc::clone(&self.lease);
                     let shared = Arc::clone(&self.state);
                     let closing = Arc::clone(&self.closing);
                     let ready = Arc::clone(&store);
@@ -118,7 +128,8 @@ impl SwarmPersistencePooled {
                             waiters
                         };
                         if migrated.is_err() {
-                            ready.pool.close(Box::new(|_| {}));
+                            lease.release(Box::new(|_| {}));
+                            lock_lease(&held).take();
                         }
                         for w in waiters {
                             w(migrated.clone().map(|_| Arc::clone(&ready)));
@@ -519,13 +530,15 @@ impl SwarmPersistencePooled {
     /// null before initialization. Made once: `persistence.pool === persistence.pool`.
     #[napi(getter, ts_return_type = "SQLiteConnectionPool | null")]
     pub fn pool(&self, env: &Env) -> napi::Result<Option<Unknown<'static>>> {
-        let Some(store) = self.store() else { return Ok(None) };
+        let Some(lease) = self.store().and_then(|_| lock_lease(&self.lease).clone()) else {
+            return Ok(None);
+        };
         let e = env.raw();
         let value = match self.pool_object.get(e) {
             Some(value) => value,
             None => {
                 let made =
-                    SqliteConnectionPool::wrap(Arc::clone(&store.pool), self.settler.clone()).into_instance(env)?;
+                    SqliteConnectionPool::wrap(lease, self.settler.clone()).into_instance(env)?;
                 self.pool_object.set(e, made.value);
                 made.value
             }
@@ -545,21 +558,20 @@ impl SwarmPersistencePooled {
     pub fn close(&self, env: Env) -> napi::Result<JsPromise> {
         let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
         self.closing.store(true, std::sync::atomic::Ordering::Release);
+        let lease = lock_lease(&self.lease).clone();
         let mut state = lock(&self.state);
-        match std::mem::replace(&mut *state, State::Closed) {
-            State::Ready(store) => {
+        match (std::mem::replace(&mut *state, State::Closed), lease) {
+            (State::Ready(_), Some(lease)) => {
                 drop(state);
-                store.pool.close(done);
+                lease.release(done);
             }
-            State::Opening(mut waiters) => {
-                // Close as soon as initialization ends; later calls already see Closed.
-                waiters.push(Box::new(move |store| match store {
-                    Ok(store) => store.pool.close(done),
-                    Err(_) => done(Ok(Output::Done)),
-                }));
+            (State::Opening(mut waiters), Some(lease)) => {
+                // Close as soon as initialization ends; later calls already see Closed. After a
+                // failed initialization the lease was given back already and this just resolves.
+                waiters.push(Box::new(move |_| lease.release(done)));
                 *state = State::Opening(waiters);
             }
-            State::Idle | State::Closed => {
+            _ => {
                 drop(state);
                 done(Ok(Output::Done));
             }

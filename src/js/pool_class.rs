@@ -18,19 +18,22 @@ use crate::js::settle::Settler;
 use crate::pool::job::Completion;
 use crate::pool::sql::{Fetch, Statement};
 use crate::pool::thread::Lane;
+use crate::pool::shared::Lease;
 use crate::pool::Pool;
 
-/// Opens a pool and makes sure environment teardown (process exit, worker termination) stops it.
-pub fn open_pool(env: &mut Env, path: &str, config: PoolConfig) -> Result<Arc<Pool>> {
-    let pool = Pool::open(path, config)?;
-    let weak: Weak<Pool> = Arc::downgrade(&pool);
+/// Leases the pool of `path` (opening it if this process has none) and makes sure environment
+/// teardown (process exit, worker termination) gives the lease back, stopping the pool if it was
+/// the last.
+pub fn open_pool(env: &mut Env, path: &str, config: PoolConfig) -> Result<Arc<Lease>> {
+    let lease = Arc::new(Lease::acquire(path, config)?);
+    let weak: Weak<Lease> = Arc::downgrade(&lease);
     env.add_env_cleanup_hook(weak, |weak| {
-        if let Some(pool) = weak.upgrade() {
-            pool.shutdown_now();
+        if let Some(lease) = weak.upgrade() {
+            lease.release_now();
         }
     })
     .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(pool)
+    Ok(lease)
 }
 
 pub fn sql_text(env: &Env, v: Unknown, what: &str) -> Result<String> {
@@ -96,14 +99,18 @@ pub fn json_value(env: &Env, v: &Json) -> napi::Result<Unknown<'static>> {
 
 #[napi(js_name = "SQLiteConnectionPool")]
 pub struct SqliteConnectionPool {
-    pool: Arc<Pool>,
+    lease: Arc<Lease>,
     settler: Settler,
 }
 
 impl SqliteConnectionPool {
-    /// The generic pool object over an engine another binding object already owns.
-    pub fn wrap(pool: Arc<Pool>, settler: Settler) -> Self {
-        SqliteConnectionPool { pool, settler }
+    /// The generic pool object over a lease another binding object already holds.
+    pub fn wrap(lease: Arc<Lease>, settler: Settler) -> Self {
+        SqliteConnectionPool { lease, settler }
+    }
+
+    fn pool(&self) -> &Pool {
+        self.lease.pool()
     }
 }
 
@@ -122,7 +129,7 @@ impl SqliteConnectionPool {
                 Ok((open_pool(&mut env, &p, config)?, settler))
             });
         match opened {
-            Ok((pool, settler)) => Ok(SqliteConnectionPool { pool, settler }),
+            Ok((lease, settler)) => Ok(SqliteConnectionPool { lease, settler }),
             Err(e) => Err(raw::throw(env.raw(), &e)),
         }
     }
@@ -160,7 +167,7 @@ impl SqliteConnectionPool {
         self.submit(
             &env,
             lane,
-            input.map(|(sql, params)| move |done| self.pool.query(lane, sql, params, fetch, done)),
+            input.map(|(sql, params)| move |done| self.pool().query(lane, sql, params, fetch, done)),
         )
     }
 
@@ -174,7 +181,7 @@ impl SqliteConnectionPool {
         self.submit(
             &env,
             Lane::Write,
-            input.map(|(sql, params)| move |done| self.pool.execute(sql, params, done)),
+            input.map(|(sql, params)| move |done| self.pool().execute(sql, params, done)),
         )
     }
 
@@ -188,7 +195,7 @@ impl SqliteConnectionPool {
         self.submit(
             &env,
             Lane::Write,
-            input.map(|list| move |done| self.pool.transaction(list, done)),
+            input.map(|list| move |done| self.pool().transaction(list, done)),
         )
     }
 
@@ -196,7 +203,9 @@ impl SqliteConnectionPool {
     /// reject with `POOL_CLOSED`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self, env: Env) -> napi::Result<JsPromise> {
-        self.submit(&env, Lane::Write, Ok(|done| self.pool.close(done)))
+        let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
+        self.lease.release(done);
+        Ok(JsPromise(promise))
     }
 
     /// Resolves once the pool is open (it opens in the constructor, so at once).
@@ -211,30 +220,30 @@ impl SqliteConnectionPool {
 
     #[napi(getter)]
     pub fn is_healthy(&self) -> bool {
-        self.pool.is_healthy()
+        !self.lease.is_closed() && self.pool().is_healthy()
     }
 
     #[napi(getter)]
     pub fn path(&self) -> String {
-        self.pool.path().display().to_string()
+        self.pool().path().display().to_string()
     }
 
     /// Counters, queue lengths, averages and latency percentiles.
     #[napi(ts_return_type = "PoolStats")]
     pub fn get_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        json_value(&env, &self.pool.stats_payload())
+        json_value(&env, &self.pool().stats_payload_as(self.lease.is_closed()))
     }
 
     /// The `pool_health` MCP payload.
     #[napi(ts_return_type = "PoolHealthPayload")]
     pub fn pool_health(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        json_value(&env, &self.pool.health_payload())
+        json_value(&env, &self.pool().health_payload_as(self.lease.is_closed()))
     }
 
     /// The stats in Prometheus text exposition format.
     #[napi]
     pub fn metrics(&self) -> String {
-        self.pool.prometheus()
+        self.pool().prometheus_as(self.lease.is_closed())
     }
 
     /// A consistent online copy of the database at `destPath`, made on a worker while writes go
@@ -245,7 +254,7 @@ impl SqliteConnectionPool {
         self.submit(
             &env,
             Lane::Worker,
-            input.map(|dest| move |done| self.pool.backup(dest, done)),
+            input.map(|dest| move |done| self.pool().backup(dest, done)),
         )
     }
 
@@ -255,8 +264,9 @@ impl SqliteConnectionPool {
         let input = input.map_err(|e| raw::absorb(env.raw(), e));
         let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
         match input {
+            Ok(_) if self.lease.is_closed() => self.pool().reject(lane, crate::error::Error::PoolClosed, done),
             Ok(run) => run(done),
-            Err(e) => self.pool.reject(lane, e, done),
+            Err(e) => self.pool().reject(lane, e, done),
         }
         Ok(JsPromise(promise))
     }

@@ -89,9 +89,13 @@ impl Pool {
     /// The stats as Prometheus text; metric names start with `swarm_pool_`, per-lane series carry
     /// `pool_type="read|write|worker"`, latencies are in seconds.
     pub fn prometheus(&self) -> String {
+        self.prometheus_as(self.is_closed())
+    }
+
+    pub fn prometheus_as(&self, closed: bool) -> String {
         let mut out = Exposition(String::with_capacity(16 * 1024));
         let s = self.stats();
-        let o = self.occupancy();
+        let o = self.occupancy_as(closed);
 
         out.family(
             "swarm_pool_operations_total",

@@ -13,6 +13,7 @@ pub mod metrics;
 mod priority;
 pub mod readers;
 pub mod registry;
+pub mod shared;
 pub mod report;
 pub mod sql;
 pub mod stats;

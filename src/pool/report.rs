@@ -25,7 +25,13 @@ pub struct Occupancy {
 
 impl Pool {
     pub fn occupancy(&self) -> Occupancy {
-        if self.is_closed() {
+        self.occupancy_as(self.is_closed())
+    }
+
+    /// Occupancy as a user sees it: all zero when `closed` (its lease released, or the pool
+    /// closed).
+    pub fn occupancy_as(&self, closed: bool) -> Occupancy {
+        if closed {
             return Occupancy {
                 total_connections: 0,
                 active_connections: 0,
@@ -97,7 +103,11 @@ impl Pool {
 
     /// The `pool_health` payload.
     pub fn health_payload(&self) -> Value {
-        let o = self.occupancy();
+        self.health_payload_as(self.is_closed())
+    }
+
+    pub fn health_payload_as(&self, closed: bool) -> Value {
+        let o = self.occupancy_as(closed);
         let (r, w, k) = self.queue_lengths();
         json!({
             "healthy": o.healthy,
@@ -148,7 +158,11 @@ impl Pool {
 
     /// `getStats()` of the generic pool, in camelCase.
     pub fn stats_payload(&self) -> Value {
-        let o = self.occupancy();
+        self.stats_payload_as(self.is_closed())
+    }
+
+    pub fn stats_payload_as(&self, closed: bool) -> Value {
+        let o = self.occupancy_as(closed);
         let s = self.stats();
         let (r, w, k) = self.queue_lengths();
         let commits = s.commits.load(Relaxed);
@@ -183,7 +197,7 @@ impl Pool {
             "backups": self.backups().to_json(self.config().enable_backup),
             "isHealthy": o.healthy,
             "lastHealthCheck": iso8601(self.health().last_check_ms.load(Relaxed)),
-            "closed": self.is_closed(),
+            "closed": closed,
         })
     }
 }
