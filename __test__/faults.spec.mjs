@@ -85,7 +85,7 @@ test('a read-only directory is a clear error, not a crash', (t) => {
   mkdirSync(dir, { recursive: true })
   const { undo, asUser } = readOnly(dir)
   t.after(undo)
-  const addonPath = require.resolve('../index.js')
+  const addonPath = require.resolve('../lib/index.js')
   const script = `try { new (require(${JSON.stringify(addonPath)}).SQLiteConnectionPool)(${JSON.stringify(join(dir, 'x.db'))}); console.log('opened') }
     catch (e) { console.log(e.code) }`
   const options = { encoding: 'utf8', timeout: 10_000, ...(asUser === null ? {} : { uid: asUser, gid: asUser }) }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 
 export const require = createRequire(import.meta.url)
-export const addon = require('../index.js')
+export const addon = require('../lib/index.js')
 
 const root = mkdtempSync(join(tmpdir(), 'sp-spec-'))
 let next = 0

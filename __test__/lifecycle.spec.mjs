@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { addon, dbPath, rejectsWith } from './helpers.mjs'
 
 const { SQLiteConnectionPool } = addon
-const indexPath = new URL('../index.js', import.meta.url).pathname
+const indexPath = new URL('../lib/index.js', import.meta.url).pathname
 
 const WORKER = `
   const { parentPort, workerData } = require('node:worker_threads')

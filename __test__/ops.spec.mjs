@@ -126,7 +126,7 @@ test('scheduled backups rotate, and watch() reports them and health changes', as
 test('a watched pool that is never closed lets the process exit', () => {
   const dir = dirname(dbPath('watch-exit'))
   mkdirSync(dir, { recursive: true })
-  const script = `const { SQLiteConnectionPool } = require(${JSON.stringify(require.resolve('../index.js'))})
+  const script = `const { SQLiteConnectionPool } = require(${JSON.stringify(require.resolve('../lib/index.js'))})
     const { watch } = require(${JSON.stringify(require.resolve('../events'))})
     const pool = new SQLiteConnectionPool(${JSON.stringify(join(dir, 'db'))}, { enableBackup: true, backupInterval: 1000, backupDir: ${JSON.stringify(join(dir, 'b'))} })
     watch(pool, { interval: 5 }).on('health', () => {})

@@ -183,7 +183,7 @@ test('bad configuration throws INVALID_CONFIG naming the option or variable', ()
   throwsWith(() => new SQLiteConnectionPool(42), 'INVALID_ARGUMENT', /path/)
   for (const bad of ['abc', '0', '-3']) {
     const child = spawnSync(process.execPath, ['-e', `
-      const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+      const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../lib/index.js', import.meta.url).pathname)})
       try { new SQLiteConnectionPool(':memory:') } catch (e) { console.log(e.code + ' ' + e.message); process.exit(3) }`],
     { env: { ...process.env, POOL_MAX_READERS: bad }, encoding: 'utf8' })
     assert.equal(child.status, 3, child.stderr)
@@ -193,7 +193,7 @@ test('bad configuration throws INVALID_CONFIG naming the option or variable', ()
 
 test('constructor options win over POOL_* variables', () => {
   const child = spawnSync(process.execPath, ['-e', `
-    const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+    const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../lib/index.js', import.meta.url).pathname)})
     const a = new SQLiteConnectionPool(':memory:'); const b = new SQLiteConnectionPool(':memory:', { maxReaders: 2 })
     console.log(a.getStats().totalConnections, b.getStats().totalConnections)
     Promise.all([a.close(), b.close()])`],
@@ -237,7 +237,7 @@ function runChild(source, timeout = 10_000) {
   return { ...child, ms: Date.now() - started }
 }
 
-const indexPath = JSON.stringify(new URL('../index.js', import.meta.url).pathname)
+const indexPath = JSON.stringify(new URL('../lib/index.js', import.meta.url).pathname)
 
 test('a process with an open, idle pool exits by itself within 1 s', () => {
   const child = runChild(`

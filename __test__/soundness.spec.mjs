@@ -266,7 +266,7 @@ test(':memory: is a private file in a private folder, removed on close and at ex
   await pool.close()
   assert.equal(existsSync(dirname(file)), false)
   const child = spawnSync(process.execPath, ['-e', `
-    const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+    const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../lib/index.js', import.meta.url).pathname)})
     const pool = new SQLiteConnectionPool(':memory:')
     pool.write('CREATE TABLE t(x)').then(() => { console.log(pool.path); process.exit(0) })`], { encoding: 'utf8', timeout: 20000 })
   assert.equal(child.status, 0, child.stderr)
@@ -292,7 +292,7 @@ test('ATTACH and connection-state PRAGMAs are refused on every connection; infor
   assert.equal((await pool.get('PRAGMA user_version')).user_version, 7)
   // Another process still writes: nobody took an exclusive lock.
   const child = spawnSync(process.execPath, ['-e', `
-    const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+    const { SQLiteConnectionPool } = require(${JSON.stringify(new URL('../lib/index.js', import.meta.url).pathname)})
     const pool = new SQLiteConnectionPool(${JSON.stringify(path)}, { maxReaders: 1, maxWorkers: 1, busyTimeout: 2000 })
     pool.write('INSERT INTO t VALUES (1)').then(() => pool.close(), (e) => { console.error(e.code); process.exitCode = 1 })`], { encoding: 'utf8', timeout: 20000 })
   assert.equal(child.status, 0, child.stderr)

@@ -2,7 +2,7 @@
 // one to a side file (synchronously, so a line on disk means the promise had resolved).
 'use strict'
 const { appendFileSync } = require('node:fs')
-const { SwarmPersistencePooled } = require('../../index.js')
+const { SwarmPersistencePooled } = require('../../lib/index.js')
 
 const [dbPath, ackFile, firstId] = process.argv.slice(2)
 let next = Number(firstId)

@@ -2,7 +2,7 @@
 // concurrent waves; `hold MS` keeps the write lock busy with one long statement. Prints a JSON
 // summary on stdout.
 'use strict'
-const { SQLiteConnectionPool } = require('../../index.js')
+const { SQLiteConnectionPool } = require('../../lib/index.js')
 
 const [path, mode, who, arg, busyTimeout] = process.argv.slice(2)
 

@@ -2,6 +2,7 @@
 //! own beyond that.
 
 pub mod convert;
+pub mod events;
 pub mod inputs;
 pub mod options;
 pub mod persistence_class;

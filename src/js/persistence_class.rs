@@ -51,7 +51,9 @@ fn default_path() -> String {
 #[napi(js_name = "SwarmPersistencePooled")]
 pub struct SwarmPersistencePooled {
     path: String,
-    config: PoolConfig,
+    /// The options over `POOL_*`; a bad value is reported by `initialize()` and every call, as
+    /// ruv-swarm's pool reported it, so constructing at module scope never throws.
+    config: Result<PoolConfig>,
     settler: Settler,
     state: Arc<Mutex<State>>,
     /// Set by `close()`: an initialization still running then ends closed, whatever its outcome.
@@ -69,7 +71,10 @@ impl SwarmPersistencePooled {
     pub fn new(env: Env, db_path: Option<Unknown>, options: Option<Unknown>) -> napi::Result<Self> {
         let made = (|| {
             let path = inputs::opt_string(env.raw(), db_path.map(|p| p.raw()), "dbPath")?.unwrap_or_else(default_path);
-            let (config, mode) = read_config(env.raw(), options.map(|o| o.raw()))?;
+            let (config, mode) = match read_config(env.raw(), options.map(|o| o.raw())) {
+                Ok((config, mode)) => (Ok(config), mode),
+                Err(e) => (Err(raw::absorb(env.raw(), e)), Default::default()),
+            };
             Ok(SwarmPersistencePooled {
                 path,
                 config,
@@ -99,7 +104,7 @@ impl SwarmPersistencePooled {
                 waiter(Err(Error::PoolClosed))
             }
             State::Opening(waiters) => waiters.push(waiter),
-            State::Idle => match open_pool(env, &self.path, self.config.clone()) {
+            State::Idle => match self.config.clone().and_then(|config| open_pool(env, &self.path, config)) {
                 Err(e) => {
                     drop(state);
                     waiter(Err(e))

@@ -2,7 +2,12 @@
 
 use std::sync::{Arc, Weak};
 
-use napi::bindgen_prelude::{JsValue as _, Unknown};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use crossbeam_channel::Sender;
+
+use napi::bindgen_prelude::{JsValue as _, This, Unknown};
 use napi::sys::ValueType as T;
 use napi::Env;
 use napi_derive::napi;
@@ -11,6 +16,10 @@ use serde_json::Value as Json;
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::js::convert::{json_to_js, to_params};
+use crate::js::events::Announce;
+use crate::pool::events::EventSink;
+use crate::pool::job::Output;
+use crate::pool::session::{Command, Ended, Kind};
 use crate::js::options::read_config;
 use crate::js::promise::JsPromise;
 use crate::js::raw;
@@ -41,6 +50,10 @@ pub fn sql_text(env: &Env, v: Unknown, what: &str) -> Result<String> {
         T::napi_string => raw::get_string(env.raw(), v.raw()),
         _ => Err(Error::invalid(format!("{what} must be a string of SQL"))),
     }
+}
+
+fn session_over() -> Error {
+    Error::invalid("the transaction has ended; start another with transaction()")
 }
 
 fn statements(env: &Env, list: Unknown) -> Result<Vec<Statement>> {
@@ -101,12 +114,27 @@ pub fn json_value(env: &Env, v: &Json) -> napi::Result<Unknown<'static>> {
 pub struct SqliteConnectionPool {
     lease: Arc<Lease>,
     settler: Settler,
+    /// Set by `__attach`: this object's index as an emitter and the sink of the pool's events.
+    emitter: RefCell<Option<(u32, Arc<dyn EventSink>)>>,
+    /// Open interactive transactions, by id: where their statements go, and why one ended.
+    sessions: RefCell<HashMap<u32, (Sender<Command>, Ended)>>,
+    next_session: Cell<u32>,
 }
 
 impl SqliteConnectionPool {
     /// The generic pool object over a lease another binding object already holds.
     pub fn wrap(lease: Arc<Lease>, settler: Settler) -> Self {
-        SqliteConnectionPool { lease, settler }
+        SqliteConnectionPool {
+            lease,
+            settler,
+            emitter: RefCell::new(None),
+            sessions: RefCell::new(HashMap::new()),
+            next_session: Cell::new(0),
+        }
+    }
+
+    fn announce(&self, announce: Announce) -> Option<(u32, Announce)> {
+        self.emitter.borrow().as_ref().map(|(target, _)| (*target, announce))
     }
 
     fn pool(&self) -> &Pool {
@@ -129,7 +157,7 @@ impl SqliteConnectionPool {
                 Ok((open_pool(&mut env, &p, config)?, settler))
             });
         match opened {
-            Ok((lease, settler)) => Ok(SqliteConnectionPool { lease, settler }),
+            Ok((lease, settler)) => Ok(SqliteConnectionPool::wrap(lease, settler)),
             Err(e) => Err(raw::throw(env.raw(), &e)),
         }
     }
@@ -164,9 +192,11 @@ impl SqliteConnectionPool {
         params: Option<Unknown>,
     ) -> napi::Result<JsPromise> {
         let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+        let announce = (lane == Lane::Read).then(|| Announce::failure("read-error"));
         self.submit(
             &env,
             lane,
+            announce,
             input.map(|(sql, params)| move |done| self.pool().query(lane, sql, params, fetch, done)),
         )
     }
@@ -181,6 +211,7 @@ impl SqliteConnectionPool {
         self.submit(
             &env,
             Lane::Write,
+            Some(Announce::failure("write-error")),
             input.map(|(sql, params)| move |done| self.pool().execute(sql, params, done)),
         )
     }
@@ -195,6 +226,7 @@ impl SqliteConnectionPool {
         self.submit(
             &env,
             Lane::Write,
+            Some(Announce::failure("transaction-error")),
             input.map(|list| move |done| self.pool().transaction(list, done)),
         )
     }
@@ -203,9 +235,108 @@ impl SqliteConnectionPool {
     /// reject with `POOL_CLOSED`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self, env: Env) -> napi::Result<JsPromise> {
-        let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
+        let announce = self.announce(Announce {
+            on_success: Some("closed"),
+            on_failure: Some("close-error"),
+        });
+        let (done, promise) = self.settler.announced(announce).map_err(|e| raw::throw(env.raw(), &e))?;
         self.lease.release(done);
         Ok(JsPromise(promise))
+    }
+
+    /// Makes this object the emitter of its pool's events (`health-check`, `worker-replaced`, …)
+    /// and of its calls' outcomes (`read-error`, `closed`, …). Called once by the JavaScript
+    /// class that adds the EventEmitter surface.
+    #[napi(js_name = "__attach", skip_typescript)]
+    pub fn attach(&self, env: Env, this: This) -> napi::Result<()> {
+        if self.emitter.borrow().is_some() {
+            return Ok(());
+        }
+        let made = self
+            .settler
+            .emitter(this.object.raw(), &self.lease)
+            .map_err(|e| raw::throw(env.raw(), &e))?;
+        *self.emitter.borrow_mut() = Some(made);
+        Ok(())
+    }
+
+    /// Opens an interactive transaction on the writer; resolves to its id once `BEGIN IMMEDIATE`
+    /// ran. The JavaScript `transaction(fn)` drives it with `__run` and `__end`.
+    #[napi(js_name = "__begin", skip_typescript)]
+    pub fn begin(&self, env: Env) -> napi::Result<JsPromise> {
+        let id = self.next_session.get();
+        self.next_session.set(id.wrapping_add(1));
+        let (commands, received) = crossbeam_channel::unbounded();
+        let ended = Ended::default();
+        self.sessions.borrow_mut().insert(id, (commands, ended.clone()));
+        let started = move |done: Completion| {
+            let started: Completion = Box::new(move |r| done(r.map(|_| Output::Json(id.into()))));
+            self.pool().begin(received, ended, started)
+        };
+        self.submit(&env, Lane::Write, Some(Announce::failure("transaction-error")), Ok(started))
+    }
+
+    /// Runs one statement in interactive transaction `id`: `kind` 0 = all rows, 1 = first row,
+    /// 2 = a write's `{ changes, lastInsertRowid }`.
+    #[napi(js_name = "__run", skip_typescript)]
+    pub fn run_in(&self, env: Env, id: u32, kind: u32, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+        let kind = match kind {
+            0 => Kind::Read,
+            1 => Kind::Get,
+            _ => Kind::Write,
+        };
+        let input = sql_text(&env, sql, "sql")
+            .and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)))
+            .and_then(|(sql, params)| {
+                let sessions = self.sessions.borrow();
+                let (commands, ended) = sessions.get(&id).ok_or_else(session_over)?;
+                Ok((commands.clone(), ended.clone(), sql, params))
+            });
+        self.submit(
+            &env,
+            Lane::Write,
+            None,
+            input.map(|(commands, ended, sql, params)| {
+                move |done: Completion| {
+                    if let Err(crossbeam_channel::SendError(Command::Run { done, .. })) =
+                        commands.send(Command::Run { kind, sql, params, done })
+                    {
+                        done(Err(ended.get().unwrap_or_else(session_over)))
+                    }
+                }
+            }),
+        )
+    }
+
+    /// Commits (`commit` true) or rolls back interactive transaction `id`.
+    #[napi(js_name = "__end", skip_typescript)]
+    pub fn end(&self, env: Env, id: u32, commit: bool) -> napi::Result<JsPromise> {
+        let session = self.sessions.borrow_mut().remove(&id).ok_or_else(session_over);
+        self.submit(
+            &env,
+            Lane::Write,
+            None,
+            session.map(|(commands, ended)| {
+                move |done: Completion| {
+                    if let Err(crossbeam_channel::SendError(Command::End { done, .. })) =
+                        commands.send(Command::End { commit, done })
+                    {
+                        match ended.get() {
+                            Some(why) if commit => done(Err(why)),
+                            _ => done(Ok(Output::Done)),
+                        }
+                    }
+                }
+            }),
+        )
+    }
+
+    /// The number of reader and worker threads, for the `reader-connection-ready` and
+    /// `worker-ready` events.
+    #[napi(js_name = "__threads", skip_typescript)]
+    pub fn threads(&self) -> Vec<u32> {
+        let config = self.pool().config();
+        vec![config.max_readers as u32, config.max_workers as u32]
     }
 
     /// Resolves once the pool is open (it opens in the constructor, so at once).
@@ -214,6 +345,7 @@ impl SqliteConnectionPool {
         self.submit(
             &env,
             Lane::Read,
+            None,
             Ok(|done: Completion| done(Ok(crate::pool::job::Output::Done))),
         )
     }
@@ -254,15 +386,23 @@ impl SqliteConnectionPool {
         self.submit(
             &env,
             Lane::Worker,
+            None,
             input.map(|dest| move |done| self.pool().backup(dest, done)),
         )
     }
 
     /// A promise for one call: bad input (including a getter or Proxy that threw while it was
     /// read) rejects it, counted in `lane`; otherwise `run` queues the work.
-    fn submit<F: FnOnce(Completion)>(&self, env: &Env, lane: Lane, input: Result<F>) -> napi::Result<JsPromise> {
+    fn submit<F: FnOnce(Completion)>(
+        &self,
+        env: &Env,
+        lane: Lane,
+        announce: Option<Announce>,
+        input: Result<F>,
+    ) -> napi::Result<JsPromise> {
         let input = input.map_err(|e| raw::absorb(env.raw(), e));
-        let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
+        let announce = announce.and_then(|a| self.announce(a));
+        let (done, promise) = self.settler.announced(announce).map_err(|e| raw::throw(env.raw(), &e))?;
         match input {
             Ok(_) if self.lease.is_closed() => self.pool().reject(lane, crate::error::Error::PoolClosed, done),
             Ok(run) => run(done),

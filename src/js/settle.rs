@@ -14,15 +14,20 @@ use napi::sys::{self, napi_deferred, napi_threadsafe_function};
 
 use crate::error::{Error, Result};
 use crate::js::convert::{output_to_js, IntegerMode, Names};
+use crate::js::events::{self, Announce, Targets};
 use crate::js::raw::{self, Env, HandleScope, JsValue};
+use crate::pool::events::{EventSink, PoolEvent};
 use crate::pool::job::{Completion, Output};
+use crate::pool::shared::Lease;
 
 /// Longest one drain converts results before yielding to the event loop.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 
-struct Settled {
-    slot: u32,
-    result: Result<Output>,
+enum Settled {
+    /// A promise's outcome.
+    Promise { slot: u32, result: Result<Output> },
+    /// A pool event for one of this settler's emitter objects.
+    Event { target: u32, event: PoolEvent },
 }
 
 struct Queue {
@@ -85,7 +90,8 @@ struct MainSide {
     env: Env,
     tsfn: Cell<napi_threadsafe_function>,
     shared: Arc<Shared>,
-    deferreds: RefCell<Vec<Option<napi_deferred>>>,
+    deferreds: RefCell<Vec<Option<(napi_deferred, Option<(u32, Announce)>)>>>,
+    targets: Targets,
     free: RefCell<Vec<u32>>,
     pending: Cell<usize>,
     mode: IntegerMode,
@@ -93,21 +99,37 @@ struct MainSide {
 }
 
 impl MainSide {
-    fn settle(&self, env: Env, settled: Settled) {
-        let Some(deferred) = self
-            .deferreds
-            .borrow_mut()
-            .get_mut(settled.slot as usize)
-            .and_then(Option::take)
-        else {
-            return;
+    /// Settles one item; true when it was a promise.
+    fn settle(&self, env: Env, settled: Settled) -> bool {
+        let (slot, result) = match settled {
+            Settled::Promise { slot, result } => (slot, result),
+            Settled::Event { target, event } => {
+                let _scope = HandleScope::open(env);
+                self.targets.pool_event(env, target, &event);
+                return false;
+            }
         };
-        self.free.borrow_mut().push(settled.slot);
+        let Some((deferred, announce)) = self.deferreds.borrow_mut().get_mut(slot as usize).and_then(Option::take)
+        else {
+            return false;
+        };
+        self.free.borrow_mut().push(slot);
         let _scope = HandleScope::open(env);
-        let value = match &settled.result {
+        let value = match &result {
             Ok(out) => output_to_js(env, out, self.mode, &self.names).map_err(|e| (e, true)),
             Err(e) => Err((e.clone(), false)),
         };
+        if let Some((target, announce)) = announce {
+            match (&value, announce) {
+                (Ok(_), Announce { on_success: Some(name), .. }) => self.targets.emit(env, target, name, &[]),
+                (Err((e, _)), Announce { on_failure: Some(name), .. }) => {
+                    if let Ok(err) = events::error(env, e) {
+                        self.targets.emit(env, target, name, &[err]);
+                    }
+                }
+                _ => {}
+            }
+        }
         // SAFETY: `deferred` came from napi_create_promise in this env and is settled exactly once
         // (it was taken out of its slot above).
         unsafe {
@@ -119,6 +141,7 @@ impl MainSide {
                 },
             };
         }
+        true
     }
 
     fn adjust_pending(&self, delta: isize) {
@@ -164,8 +187,7 @@ unsafe fn drain(env: Env, main_ptr: *const MainSide) {
     let mut items = items.into_iter();
     let mut count = 0;
     for item in items.by_ref() {
-        main.settle(env, item);
-        count += 1;
+        count += usize::from(main.settle(env, item));
         if started.elapsed() >= DRAIN_BUDGET {
             break;
         }
@@ -303,6 +325,7 @@ impl Settler {
             tsfn: Cell::new(ptr::null_mut()),
             shared: Arc::clone(&shared),
             deferreds: RefCell::new(Vec::new()),
+            targets: Targets::new(env),
             free: RefCell::new(Vec::new()),
             pending: Cell::new(0),
             mode,
@@ -345,6 +368,11 @@ impl Settler {
     /// A new pending promise and the completion that settles it from any thread. A completion
     /// dropped without being called rejects its promise with `POOL_CLOSED`, so none hangs.
     pub(crate) fn promise(&self) -> Result<(Completion, JsValue)> {
+        self.announced(None)
+    }
+
+    /// A promise whose outcome is also announced as an event on emitter `target`.
+    pub(crate) fn announced(&self, announce: Option<(u32, Announce)>) -> Result<(Completion, JsValue)> {
         let env = self.main.env;
         let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
         raw::check(
@@ -353,12 +381,12 @@ impl Settler {
         )?;
         let slot = match self.main.free.borrow_mut().pop() {
             Some(slot) => {
-                self.main.deferreds.borrow_mut()[slot as usize] = Some(deferred);
+                self.main.deferreds.borrow_mut()[slot as usize] = Some((deferred, announce));
                 slot
             }
             None => {
                 let mut d = self.main.deferreds.borrow_mut();
-                d.push(Some(deferred));
+                d.push(Some((deferred, announce)));
                 (d.len() - 1) as u32
             }
         };
@@ -368,6 +396,33 @@ impl Settler {
             notifier: Some(Arc::clone(&self.notifier)),
         };
         Ok((Box::new(move |result| guard.settle(result)), promise))
+    }
+
+    /// Makes `object` an emitter of this settler for the pool `lease` holds: returns its index
+    /// and the sink that carries the pool's events to it (events flow while the sink lives).
+    pub(crate) fn emitter(&self, object: JsValue, lease: &Arc<Lease>) -> Result<(u32, Arc<dyn EventSink>)> {
+        let target = self.main.targets.add(self.main.env, object, lease)?;
+        let sink: Arc<dyn EventSink> = Arc::new(EventPort {
+            target,
+            notifier: Arc::clone(&self.notifier),
+        });
+        lease.pool().listen(&sink);
+        Ok((target, sink))
+    }
+}
+
+/// Carries pool events from pool threads to one emitter object on the JavaScript thread.
+struct EventPort {
+    target: u32,
+    notifier: Arc<Notifier>,
+}
+
+impl EventSink for EventPort {
+    fn deliver(&self, event: &PoolEvent) {
+        self.notifier.push(Settled::Event {
+            target: self.target,
+            event: event.clone(),
+        });
     }
 }
 
@@ -379,10 +434,7 @@ struct Once {
 impl Once {
     fn settle(mut self, result: Result<Output>) {
         if let Some(n) = self.notifier.take() {
-            n.push(Settled {
-                slot: self.slot,
-                result,
-            });
+            n.push(Settled::Promise { slot: self.slot, result });
         }
     }
 }
@@ -390,7 +442,7 @@ impl Once {
 impl Drop for Once {
     fn drop(&mut self) {
         if let Some(n) = self.notifier.take() {
-            n.push(Settled {
+            n.push(Settled::Promise {
                 slot: self.slot,
                 result: Err(Error::PoolClosed),
             });

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
-use crate::error::Result;
-use crate::pool::thread::{every, spawn_named, Lane, Ping};
+use crate::error::{Error, Result};
+use crate::pool::events::PoolEvent;
+use crate::pool::thread::{every, spawn_named, Lane, Ping, ThreadContext};
 
 #[derive(Debug)]
 pub struct HealthState {
@@ -51,6 +52,7 @@ pub struct Probe {
 
 pub struct HealthMonitor {
     pub probes: Vec<Probe>,
+    pub ctx: Arc<ThreadContext>,
     pub state: Arc<HealthState>,
     pub interval: Duration,
     pub stop: Receiver<()>,
@@ -66,6 +68,7 @@ impl HealthMonitor {
     /// Pings every thread and waits up to one interval for the answers. Returns false when told
     /// to stop meanwhile.
     pub fn check(&self) -> bool {
+        let started = Instant::now();
         let (reply_tx, replies) = unbounded();
         let mut expected = 0;
         for probe in &self.probes {
@@ -111,6 +114,20 @@ impl HealthMonitor {
         s.healthy.store(healthy, Ordering::Release);
         s.last_check_ms.store(unix_ms(), Ordering::Relaxed);
         s.checks.fetch_add(1, Ordering::Relaxed);
+        let listeners = &self.ctx.listeners;
+        if !healthy {
+            let (want_readers, want_workers) = (total(Lane::Read), total(Lane::Worker));
+            listeners.emit(PoolEvent::HealthCheckError(Error::Internal(format!(
+                "health check: writer {}, {readers} of {want_readers} readers and {workers} of {want_workers} workers answered",
+                if writer { "answered" } else { "did not answer" }
+            ))));
+        }
+        listeners.emit(PoolEvent::HealthCheck {
+            healthy,
+            duration: started.elapsed(),
+            readers,
+            workers,
+        });
         true
     }
 }

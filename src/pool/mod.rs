@@ -7,12 +7,14 @@
 //! refuses queued jobs first.
 
 pub mod backup;
+pub mod events;
 pub mod health;
 pub mod job;
 pub mod metrics;
 mod priority;
 pub mod readers;
 pub mod registry;
+pub mod session;
 pub mod shared;
 pub mod report;
 pub mod sql;
@@ -107,6 +109,7 @@ impl Pool {
             backups: Default::default(),
             gate: Arc::clone(&gate),
             registered: std::sync::atomic::AtomicBool::new(true),
+            listeners: Default::default(),
         });
         registry::remember(&ctx.db.path);
         // Unbounded, so memory is taken as jobs arrive; `submit` enforces `maxQueue`.
@@ -168,6 +171,7 @@ impl Pool {
         let (stop_tx, stop_rx) = bounded(1);
         let monitor = HealthMonitor {
             probes,
+            ctx: Arc::clone(&ctx),
             state: Arc::clone(&health),
             interval: config.health_check_interval,
             stop: stop_rx,
@@ -219,6 +223,11 @@ impl Pool {
 
     pub fn health(&self) -> &HealthState {
         &self.health
+    }
+
+    /// Delivers this pool's events to `sink` for as long as it lives.
+    pub fn listen(&self, sink: &Arc<dyn events::EventSink>) {
+        self.ctx.listeners.add(sink);
     }
 
     pub fn is_closed(&self) -> bool {

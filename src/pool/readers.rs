@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::pool::job::Job;
-use crate::pool::thread::{check, recover, spawn_named, Lane, Ping, PingReply, ThreadContext};
+use crate::pool::thread::{check, recover, report_worker_fault, spawn_named, Lane, Ping, PingReply, ThreadContext};
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::guard;
 use crate::sqlite::open::open_reader;
@@ -120,6 +120,11 @@ impl ReaderThread {
         ctx.account(self.lane, job.queued_at, started.elapsed(), &result);
         if broken {
             recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
+            if self.lane == Lane::Worker {
+                if let Err(err) = &result {
+                    report_worker_fault(ctx, err, !self.broken);
+                }
+            }
         }
         (job.done)(result);
     }

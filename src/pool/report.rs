@@ -177,10 +177,14 @@ impl Pool {
             "averageReadTime": s.read.total.snapshot().mean_ms(),
             "averageWriteTime": s.write.total.snapshot().mean_ms(),
             "averageWorkerTime": s.worker.total.snapshot().mean_ms(),
-            "activeConnections": o.active_connections,
+            // As ruv-swarm's pool counted it: the writer plus the readers busy now.
+            "activeConnections": if closed { 0 } else { 1 + self.stats().read.busy.load(Relaxed) },
             "totalConnections": o.total_connections,
             "availableReaders": o.available_readers,
             "availableWorkers": o.available_workers,
+            "readQueueLength": r,
+            "writeQueueLength": w,
+            "workerQueueLength": k,
             "queueLengths": { "read": r, "write": w, "worker": k },
             "commits": commits,
             "averageBatchSize": s.batch_sizes.snapshot().sum_us as f64 / commits.max(1) as f64,
@@ -196,7 +200,7 @@ impl Pool {
             "checkpoints": s.checkpoints.load(Relaxed),
             "backups": self.backups().to_json(self.config().enable_backup),
             "isHealthy": o.healthy,
-            "lastHealthCheck": iso8601(self.health().last_check_ms.load(Relaxed)),
+            "lastHealthCheck": self.health().last_check_ms.load(Relaxed),
             "closed": closed,
         })
     }

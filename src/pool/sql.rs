@@ -183,7 +183,7 @@ fn at_statement(index: usize, err: Error) -> Error {
     match err {
         Error::Sqlite { code, message } => Error::Sqlite {
             code,
-            message: format!("statement {index}: {message}"),
+            message: format!("{message} (statement {index})"),
         },
         Error::InvalidArgument(m) => Error::InvalidArgument(format!("statement {index}: {m}")),
         other => other,

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::pool::backup::BackupStats;
 use crate::pool::job::{Job, Output, Work};
 use crate::pool::stats::{LaneStats, Stats};
+use crate::pool::events::{Listeners, PoolEvent};
 use crate::pool::wal::ReadGate;
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::DbPath;
@@ -78,6 +79,7 @@ pub struct ThreadContext {
     pub gate: Arc<ReadGate>,
     /// The database is in the process's registry of open files (until `release_files`).
     pub registered: AtomicBool,
+    pub listeners: Listeners,
 }
 
 impl ThreadContext {
@@ -189,6 +191,16 @@ pub fn recover(
             *broken = false;
         }
         Err(_) => *broken = true,
+    }
+}
+
+/// A worker job broke its connection: the worker's users hear it failed, "exited" (its
+/// connection was dropped), and was replaced once a fresh connection is in place.
+pub fn report_worker_fault(ctx: &ThreadContext, err: &Error, replaced: bool) {
+    ctx.listeners.emit(PoolEvent::WorkerError(err.clone()));
+    ctx.listeners.emit(PoolEvent::WorkerExit(1));
+    if replaced {
+        ctx.listeners.emit(PoolEvent::WorkerReplaced);
     }
 }
 

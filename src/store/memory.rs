@@ -1,10 +1,9 @@
 //! Agent memory: an upsert on (agent_id, key), expiry filtered in queries (reads never write),
 //! and an explicit cleanup.
 
-use crate::error::Error;
 use crate::pool::job::Completion;
 use crate::pool::report::iso8601;
-use crate::store::rows::{execute, first, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{execute, first, missing_parent, query, write_json, JsonColumns, Missing};
 use crate::store::{unique_id, Store};
 
 const MEMORY_JSON: JsonColumns = &[("value", Missing::Null)];
@@ -45,16 +44,7 @@ impl Store {
                 );
                 execute(conn, &sql, &[&id, &agent_id, &key, &value, &ttl_stored, &expires_at])
                     .map(write_json)
-                    .map_err(|e| match e {
-                        Error::Sqlite {
-                            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
-                            ..
-                        } => Error::Sqlite {
-                            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
-                            message: format!("storeMemory: agent \"{agent_id}\" does not exist"),
-                        },
-                        other => other,
-                    })
+                    .map_err(|e| missing_parent(e, format!("storeMemory: agent \"{agent_id}\" does not exist")))
             }),
             done,
         );

@@ -5,10 +5,9 @@ use std::sync::Arc;
 use rusqlite::ToSql;
 use serde_json::json;
 
-use crate::error::Error;
 use crate::pool::job::{Completion, Output};
 use crate::store::inputs::{NewNetwork, Update};
-use crate::store::rows::{self, execute, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{self, execute, missing_parent, query, write_json, JsonColumns, Missing};
 use crate::store::{unique_id, Store};
 
 const NETWORK_JSON: JsonColumns = &[
@@ -34,13 +33,7 @@ impl Store {
                      VALUES (?, ?, ?, ?, ?, ?)",
                     &params,
                 )
-                .map_err(|e| match e {
-                    Error::Sqlite { code: "SQLITE_CONSTRAINT_FOREIGNKEY", .. } => Error::Sqlite {
-                        code: "SQLITE_CONSTRAINT_FOREIGNKEY",
-                        message: format!("storeNeuralNetwork: agent \"{}\" does not exist", n.agent_id),
-                    },
-                    other => other,
-                })?;
+                .map_err(|e| missing_parent(e, format!("storeNeuralNetwork: agent \"{}\" does not exist", n.agent_id)))?;
                 Ok(json!({ "id": id, "changes": w.changes, "lastInsertRowid": w.last_insert_rowid }))
             }),
             done,

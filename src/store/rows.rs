@@ -4,7 +4,7 @@
 use rusqlite::{Connection, ToSql};
 use serde_json::{Map, Value as Json};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pool::job::WriteResult;
 pub use crate::sqlite::{JsonColumns, Missing};
 use crate::sqlite::{Records, RowSet, Value};
@@ -54,6 +54,21 @@ pub fn to_json(records: &Records) -> Json {
         all.into_iter().next().unwrap_or(Json::Null)
     } else {
         Json::Array(all)
+    }
+}
+
+/// Adds which parent is missing to a foreign-key failure, after SQLite's own text (callers
+/// match on "FOREIGN KEY constraint failed").
+pub fn missing_parent(err: Error, what: String) -> Error {
+    match err {
+        Error::Sqlite {
+            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+            message,
+        } => Error::Sqlite {
+            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+            message: format!("{message} ({what})"),
+        },
+        other => other,
     }
 }
 

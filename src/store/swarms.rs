@@ -3,10 +3,9 @@
 use rusqlite::ToSql;
 use serde_json::json;
 
-use crate::error::Error;
 use crate::pool::job::Completion;
 use crate::store::inputs::{NewAgent, NewSwarm, NewTask, Update};
-use crate::store::rows::{self, execute, first, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{self, execute, first, missing_parent, query, write_json, JsonColumns, Missing};
 use crate::store::Store;
 
 const SWARM_JSON: JsonColumns = &[("metadata", Missing::Object)];
@@ -17,19 +16,6 @@ const AGENT_JSON: JsonColumns = &[
 ];
 const TASK_JSON: JsonColumns = &[("assigned_agents", Missing::Array), ("result", Missing::Null)];
 
-/// Rewrites a foreign-key failure into a message that names the missing parent.
-fn missing_parent(err: Error, what: String) -> Error {
-    match err {
-        Error::Sqlite {
-            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
-            ..
-        } => Error::Sqlite {
-            code: "SQLITE_CONSTRAINT_FOREIGNKEY",
-            message: what,
-        },
-        other => other,
-    }
-}
 
 impl Store {
     /// Inserts a swarm; an existing id is left as it is and answered with
