@@ -115,7 +115,9 @@ impl Targets {
                     readers,
                     workers,
                 } => {
-                    let Some(lease) = &lease else { return Ok(("", Vec::new())) };
+                    let Some(lease) = &lease else {
+                        return Ok(("", Vec::new()));
+                    };
                     let pool = lease.pool();
                     let payload = serde_json::json!({
                         "healthy": !lease.is_closed() && pool.is_healthy(),

@@ -16,8 +16,8 @@ use crate::js::pool_class::{backup_path, json_value, open_pool, SqliteConnection
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
-use crate::pool::shared::Lease;
 use crate::pool::job::{Completion, Output};
+use crate::pool::shared::Lease;
 use crate::store::inputs::{NETWORK_FIELDS, TASK_FIELDS};
 use crate::store::memory::MAX_TTL_SECS;
 use crate::store::{report, OpStats, Store};
@@ -104,7 +104,11 @@ impl SwarmPersistencePooled {
                 waiter(Err(Error::PoolClosed))
             }
             State::Opening(waiters) => waiters.push(waiter),
-            State::Idle => match self.config.clone().and_then(|config| open_pool(env, &self.path, config)) {
+            State::Idle => match self
+                .config
+                .clone()
+                .and_then(|config| open_pool(env, &self.path, config))
+            {
                 Err(e) => {
                     drop(state);
                     waiter(Err(e))
@@ -284,17 +288,19 @@ impl SwarmPersistencePooled {
         mut env: Env,
         agent_id: Unknown,
         key: Unknown,
-        value: Option<Unknown>,
+        value: Unknown,
         ttl_secs: Option<Unknown>,
     ) -> napi::Result<JsPromise> {
         let e = env.raw();
         let input = (|| {
             let agent = inputs::string(e, agent_id.raw(), "agentId")?;
             let key = inputs::string(e, key.raw(), "key")?;
-            let value = match value {
-                Some(v) => inputs::json(e, v.raw(), "value")?,
-                None => None,
-            };
+            // `null` is stored as JSON null; what JSON.stringify turns into nothing is refused.
+            let value = inputs::json(e, value.raw(), "value")?.ok_or_else(|| {
+                Error::invalid(
+                    "value cannot be stored as JSON (undefined, a function or a symbol); pass null to store null",
+                )
+            })?;
             let ttl = inputs::opt_number(e, ttl_secs.map(|t| t.raw()), "ttlSecs")?;
             if ttl.is_some_and(|t| !(0.0..=MAX_TTL_SECS).contains(&t)) {
                 return Err(Error::invalid(format!(
@@ -303,7 +309,9 @@ impl SwarmPersistencePooled {
             }
             Ok((agent, key, value, ttl))
         })();
-        self.op(&mut env, input, |s, (a, k, v, t), d| s.store_memory(a, k, v, t, d))
+        self.op(&mut env, input, |s, (a, k, v, t), d| {
+            s.store_memory(a, k, Some(v), t, d)
+        })
     }
 
     #[napi(
@@ -542,8 +550,7 @@ impl SwarmPersistencePooled {
         let value = match self.pool_object.get(e) {
             Some(value) => value,
             None => {
-                let made =
-                    SqliteConnectionPool::wrap(lease, self.settler.clone()).into_instance(env)?;
+                let made = SqliteConnectionPool::wrap(lease, self.settler.clone()).into_instance(env)?;
                 self.pool_object.set(e, made.value);
                 made.value
             }

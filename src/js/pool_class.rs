@@ -17,17 +17,17 @@ use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::js::convert::{json_to_js, to_params};
 use crate::js::events::Announce;
-use crate::pool::events::EventSink;
-use crate::pool::job::Output;
-use crate::pool::session::{Command, Ended, Kind};
 use crate::js::options::read_config;
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
+use crate::pool::events::EventSink;
 use crate::pool::job::Completion;
+use crate::pool::job::Output;
+use crate::pool::session::{Command, Ended, Kind};
+use crate::pool::shared::Lease;
 use crate::pool::sql::{Fetch, Statement};
 use crate::pool::thread::Lane;
-use crate::pool::shared::Lease;
 use crate::pool::Pool;
 
 /// Leases the pool of `path` (opening it if this process has none) and makes sure environment
@@ -239,7 +239,10 @@ impl SqliteConnectionPool {
             on_success: Some("closed"),
             on_failure: Some("close-error"),
         });
-        let (done, promise) = self.settler.announced(announce).map_err(|e| raw::throw(env.raw(), &e))?;
+        let (done, promise) = self
+            .settler
+            .announced(announce)
+            .map_err(|e| raw::throw(env.raw(), &e))?;
         self.lease.release(done);
         Ok(JsPromise(promise))
     }
@@ -273,13 +276,25 @@ impl SqliteConnectionPool {
             let started: Completion = Box::new(move |r| done(r.map(|_| Output::Json(id.into()))));
             self.pool().begin(received, ended, started)
         };
-        self.submit(&env, Lane::Write, Some(Announce::failure("transaction-error")), Ok(started))
+        self.submit(
+            &env,
+            Lane::Write,
+            Some(Announce::failure("transaction-error")),
+            Ok(started),
+        )
     }
 
     /// Runs one statement in interactive transaction `id`: `kind` 0 = all rows, 1 = first row,
     /// 2 = a write's `{ changes, lastInsertRowid }`.
     #[napi(js_name = "__run", skip_typescript)]
-    pub fn run_in(&self, env: Env, id: u32, kind: u32, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
+    pub fn run_in(
+        &self,
+        env: Env,
+        id: u32,
+        kind: u32,
+        sql: Unknown,
+        params: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
         let kind = match kind {
             0 => Kind::Read,
             1 => Kind::Get,
@@ -298,9 +313,12 @@ impl SqliteConnectionPool {
             None,
             input.map(|(commands, ended, sql, params)| {
                 move |done: Completion| {
-                    if let Err(crossbeam_channel::SendError(Command::Run { done, .. })) =
-                        commands.send(Command::Run { kind, sql, params, done })
-                    {
+                    if let Err(crossbeam_channel::SendError(Command::Run { done, .. })) = commands.send(Command::Run {
+                        kind,
+                        sql,
+                        params,
+                        done,
+                    }) {
                         done(Err(ended.get().unwrap_or_else(session_over)))
                     }
                 }
@@ -402,7 +420,10 @@ impl SqliteConnectionPool {
     ) -> napi::Result<JsPromise> {
         let input = input.map_err(|e| raw::absorb(env.raw(), e));
         let announce = announce.and_then(|a| self.announce(a));
-        let (done, promise) = self.settler.announced(announce).map_err(|e| raw::throw(env.raw(), &e))?;
+        let (done, promise) = self
+            .settler
+            .announced(announce)
+            .map_err(|e| raw::throw(env.raw(), &e))?;
         match input {
             Ok(_) if self.lease.is_closed() => self.pool().reject(lane, crate::error::Error::PoolClosed, done),
             Ok(run) => run(done),

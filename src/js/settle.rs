@@ -86,11 +86,14 @@ impl Drop for Notifier {
 
 /// The JavaScript-thread side, owned by the threadsafe function (freed in its finalizer) and
 /// shared with the binding objects; only ever touched on the JavaScript thread.
+/// A promise waiting to be settled, and the emitter and events that announce its outcome.
+type Pending = (napi_deferred, Option<(u32, Announce)>);
+
 struct MainSide {
     env: Env,
     tsfn: Cell<napi_threadsafe_function>,
     shared: Arc<Shared>,
-    deferreds: RefCell<Vec<Option<(napi_deferred, Option<(u32, Announce)>)>>>,
+    deferreds: RefCell<Vec<Option<Pending>>>,
     targets: Targets,
     free: RefCell<Vec<u32>>,
     pending: Cell<usize>,
@@ -109,7 +112,11 @@ impl MainSide {
                 return false;
             }
         };
-        let Some((deferred, announce)) = self.deferreds.borrow_mut().get_mut(slot as usize).and_then(Option::take)
+        let Some((deferred, announce)) = self
+            .deferreds
+            .borrow_mut()
+            .get_mut(slot as usize)
+            .and_then(Option::take)
         else {
             return false;
         };
@@ -121,8 +128,18 @@ impl MainSide {
         };
         if let Some((target, announce)) = announce {
             match (&value, announce) {
-                (Ok(_), Announce { on_success: Some(name), .. }) => self.targets.emit(env, target, name, &[]),
-                (Err((e, _)), Announce { on_failure: Some(name), .. }) => {
+                (
+                    Ok(_),
+                    Announce {
+                        on_success: Some(name), ..
+                    },
+                ) => self.targets.emit(env, target, name, &[]),
+                (
+                    Err((e, _)),
+                    Announce {
+                        on_failure: Some(name), ..
+                    },
+                ) => {
                     if let Ok(err) = events::error(env, e) {
                         self.targets.emit(env, target, name, &[err]);
                     }
@@ -434,7 +451,10 @@ struct Once {
 impl Once {
     fn settle(mut self, result: Result<Output>) {
         if let Some(n) = self.notifier.take() {
-            n.push(Settled::Promise { slot: self.slot, result });
+            n.push(Settled::Promise {
+                slot: self.slot,
+                result,
+            });
         }
     }
 }

@@ -91,13 +91,13 @@ pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::invalid(format!("cannot create the backup directory {}: {e}", dir.display())))?;
     }
-    if let Some(live) = registry::clash(dest) {
+    if dest.is_dir() {
         return Err(Error::invalid(format!(
-            "the backup destination {} is {}, which this process has open; choose another path",
-            dest.display(),
-            live.display()
+            "the backup destination {} is a folder; name a file",
+            dest.display()
         )));
     }
+    let claim = registry::Claim::new(dest)?;
     let Some(name) = dest.file_name() else {
         return Err(Error::invalid(format!(
             "the backup destination {} names no file",
@@ -120,12 +120,9 @@ pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
             return Err(e);
         }
     };
-    if let Err(e) = std::fs::rename(&partial, dest) {
+    if let Err(e) = claim.finish(&partial, dest) {
         remove_partial(&partial);
-        return Err(Error::invalid(format!(
-            "cannot move the backup to {}: {e}",
-            dest.display()
-        )));
+        return Err(e);
     }
     let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
     Ok(BackupInfo {
@@ -173,6 +170,9 @@ fn remove_partial(partial: &Path) {
 /// Removes partial backups left in `dir` by processes that no longer run (a backup killed
 /// mid-copy leaves its file behind).
 fn remove_orphans(dir: &Path) {
+    if !crate::sqlite::ephemeral::process_table() {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -14,9 +14,9 @@ pub mod metrics;
 mod priority;
 pub mod readers;
 pub mod registry;
+pub mod report;
 pub mod session;
 pub mod shared;
-pub mod report;
 pub mod sql;
 pub mod stats;
 pub mod thread;
@@ -82,8 +82,13 @@ impl Pool {
     /// Opens every connection (so a bad path or a corrupt file fails here) and starts the threads.
     pub fn open(path: &str, config: PoolConfig) -> Result<Arc<Pool>> {
         let db = DbPath::resolve(path)?;
-        let ephemeral = db.clone();
-        Pool::start(db, config).inspect_err(|_| ephemeral.remove_if_ephemeral())
+        // Registered before the file is opened, so a backup can never rename a copy over it.
+        registry::remember(&db.path)?;
+        let opened = db.clone();
+        Pool::start(db, config).inspect_err(|_| {
+            registry::forget(&opened.path);
+            opened.remove_if_ephemeral()
+        })
     }
 
     fn start(mut db: DbPath, config: PoolConfig) -> Result<Arc<Pool>> {
@@ -108,10 +113,10 @@ impl Pool {
             abort: Default::default(),
             backups: Default::default(),
             gate: Arc::clone(&gate),
-            registered: std::sync::atomic::AtomicBool::new(true),
+            // Set once every thread runs; until then a failure is undone by `open`.
+            registered: std::sync::atomic::AtomicBool::new(false),
             listeners: Default::default(),
         });
-        registry::remember(&ctx.db.path);
         // Unbounded, so memory is taken as jobs arrive; `submit` enforces `maxQueue`.
         let (read_tx, read_rx) = unbounded();
         let (write_tx, write_rx) = unbounded();
@@ -187,6 +192,7 @@ impl Pool {
         } else {
             (None, None)
         };
+        ctx.registered.store(true, std::sync::atomic::Ordering::Release);
         Ok(Arc::new(Pool {
             ctx,
             senders: RwLock::new(Some(Senders {
@@ -228,6 +234,11 @@ impl Pool {
     /// Delivers this pool's events to `sink` for as long as it lives.
     pub fn listen(&self, sink: &Arc<dyn events::EventSink>) {
         self.ctx.listeners.add(sink);
+    }
+
+    /// The database file or its WAL is no longer the one this pool opened.
+    pub fn file_moved(&self) -> bool {
+        self.ctx.db.moved()
     }
 
     pub fn is_closed(&self) -> bool {

@@ -50,7 +50,7 @@ impl Pool {
             active_connections: busy_read + busy_worker + writer_busy,
             available_readers: h.readers_answering.load(Relaxed).saturating_sub(busy_read),
             available_workers: h.workers_answering.load(Relaxed).saturating_sub(busy_worker),
-            healthy: h.healthy.load(Relaxed) && !self.writes_failing(),
+            healthy: h.healthy.load(Relaxed) && !self.writes_failing() && !self.file_moved(),
         }
     }
 

@@ -10,11 +10,12 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rusqlite::Connection;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Job, Output};
 use crate::pool::sql::{check_text, run_query, run_statement, Fetch};
 use crate::pool::thread::{Lane, ThreadContext};
 use crate::pool::Pool;
+use crate::sqlite::classify::{classify, StatementKind};
 use crate::sqlite::guard;
 use crate::sqlite::Params;
 
@@ -88,16 +89,23 @@ fn serve(ctx: &ThreadContext, conn: &Connection, commands: &Receiver<Command>, e
     let until = Instant::now() + ctx.config.query_timeout;
     loop {
         match commands.recv_deadline(until) {
-            Ok(Command::Run { kind, sql, params, done }) => {
+            Ok(Command::Run {
+                kind,
+                sql,
+                params,
+                done,
+            }) => {
                 if conn.is_autocommit() {
                     done(Err(rolled_back()));
                     continue;
                 }
-                let result = check_text(&sql).and_then(|()| match kind {
-                    Kind::Read => run_query(conn, &sql, &params, Fetch::All),
-                    Kind::Get => run_query(conn, &sql, &params, Fetch::First),
-                    Kind::Write => run_statement(conn, &sql, &params).map(Output::Write),
-                });
+                let result = check_text(&sql)
+                    .and_then(|()| refuse_control(&sql))
+                    .and_then(|()| match kind {
+                        Kind::Read => run_query(conn, &sql, &params, Fetch::All),
+                        Kind::Get => run_query(conn, &sql, &params, Fetch::First),
+                        Kind::Write => run_statement(conn, &sql, &params).map(Output::Write),
+                    });
                 done(result)
             }
             Ok(Command::End { commit, done }) => {
@@ -119,7 +127,9 @@ fn serve(ctx: &ThreadContext, conn: &Connection, commands: &Receiver<Command>, e
                         }
                     }
                 };
-                ended.set(Error::invalid("the transaction has ended; start another with transaction()"));
+                ended.set(Error::invalid(
+                    "the transaction has ended; start another with transaction()",
+                ));
                 return done(result);
             }
             Err(RecvTimeoutError::Timeout) => {
@@ -133,6 +143,18 @@ fn serve(ctx: &ThreadContext, conn: &Connection, commands: &Receiver<Command>, e
                 return ended.set(Error::PoolClosed);
             }
         }
+    }
+}
+
+/// The pool's own BEGIN/COMMIT statements sit in the writer's statement cache, prepared with
+/// the guard lowered; a caller's identical text would be served from the cache without the
+/// authorizer seeing it, so transaction control is refused by its first keyword first.
+fn refuse_control(sql: &str) -> Result<()> {
+    match classify(sql) {
+        StatementKind::TransactionControl => Err(Error::invalid(
+            "BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are managed by the pool; return from the transaction function to commit, throw to roll back",
+        )),
+        _ => Ok(()),
     }
 }
 

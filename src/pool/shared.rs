@@ -45,14 +45,19 @@ impl Lease {
                 released: AtomicBool::new(false),
             });
         }
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             // The folder must exist for the path to have a real path; opening would create it.
             let _ = std::fs::create_dir_all(dir);
         }
         let key = real_path(std::path::Path::new(path));
         with_open(|open| {
             if let Some(entry) = key.as_ref().and_then(|k| open.get_mut(k)) {
-                if !entry.pool.is_closed() {
+                // An engine whose file was deleted or replaced is not handed out again: opening
+                // anew is how a user recovers.
+                if !entry.pool.is_closed() && !entry.pool.file_moved() {
                     entry.leases += 1;
                     return Ok(Lease {
                         pool: Arc::clone(&entry.pool),
@@ -99,7 +104,11 @@ impl Lease {
         if self.give_back() {
             self.pool.close(done);
         } else {
-            let barrier = Job::new(Box::new(|_| Ok(Output::Done)), done);
+            // Whatever the barrier meets (a moved file refuses every write), this close succeeds.
+            let barrier = Job::new(
+                Box::new(|_| Ok(Output::Done)),
+                Box::new(move |_| done(Ok(Output::Done))),
+            );
             self.pool.submit(Lane::Write, barrier);
         }
     }

@@ -42,6 +42,7 @@ pub fn check_text(sql: &str) -> Result<()> {
 /// Prepares one statement of caller SQL: a second statement after it is refused (SQLite's own
 /// prepare tail says so), and so is anything the connection's guard denies.
 fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
+    guard::clear();
     conn.prepare_cached(sql).map_err(|e| guard::explain(e.into()))
 }
 
@@ -92,7 +93,8 @@ fn run_one(conn: &Connection, sql: &str, params: &Params) -> Result<WriteResult>
     params.bind(&mut stmt)?;
     let writes = !stmt.readonly();
     let mut rows = stmt.raw_query();
-    while rows.next()?.is_some() {}
+    // A VACUUM's own ATTACH is authorized while it runs, so a refusal can come from stepping.
+    while rows.next().map_err(|e| guard::explain(e.into()))?.is_some() {}
     Ok(WriteResult {
         changes: if writes { conn.changes() } else { 0 },
         last_insert_rowid: conn.last_insert_rowid(),

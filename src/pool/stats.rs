@@ -113,6 +113,8 @@ pub struct Stats {
     pub batch_sizes: Histogram,
     pub largest_batch: AtomicU64,
     pub failed_connections: AtomicU64,
+    /// Jobs that timed out: waiting for a connection (`POOL_TIMEOUT`) or running
+    /// (`QUERY_TIMEOUT`).
     pub timeouts: AtomicU64,
     pub checkpoints: AtomicU64,
     pub truncate_checkpoints: AtomicU64,

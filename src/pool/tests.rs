@@ -139,7 +139,8 @@ fn transaction_is_all_or_nothing() -> Result<()> {
     };
     let err = wait(|done| pool.transaction(vec![stmt("x"), stmt("y"), stmt("x")], done)).expect_err("dup");
     assert_eq!(err.code(), "SQLITE_CONSTRAINT_UNIQUE");
-    assert!(err.to_string().starts_with("statement 2"), "{err}");
+    assert!(err.to_string().starts_with("UNIQUE constraint failed: t.v"), "{err}");
+    assert!(err.to_string().ends_with("(statement 2)"), "{err}");
     assert_eq!(count(&pool)?, 0);
     let ok = wait(|done| pool.transaction(vec![stmt("x"), stmt("y")], done))?;
     assert!(matches!(ok, Output::Writes(ref w) if w.len() == 2 && w[1].changes == 1));

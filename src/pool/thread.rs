@@ -13,9 +13,9 @@ use rusqlite::Connection;
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::pool::backup::BackupStats;
+use crate::pool::events::{Listeners, PoolEvent};
 use crate::pool::job::{Job, Output, Work};
 use crate::pool::stats::{LaneStats, Stats};
-use crate::pool::events::{Listeners, PoolEvent};
 use crate::pool::wal::ReadGate;
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::DbPath;
@@ -146,12 +146,13 @@ impl ThreadContext {
             Ok(Err(Error::Sqlite {
                 code: "SQLITE_INTERRUPT",
                 ..
-            })) if expired => (
-                Err(Error::QueryTimeout {
+            })) if expired => {
+                self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                let timeout = Error::QueryTimeout {
                     limit: self.config.query_timeout,
-                }),
-                false,
-            ),
+                };
+                (Err(timeout), false)
+            }
             Ok(result) => {
                 let broken = matches!(&result, Err(e) if e.is_connection_fault());
                 (result, broken)

@@ -32,7 +32,7 @@ const DRAIN_WAIT: Duration = Duration::from_millis(50);
 /// Longest a reader waits at a closed gate; the writer opens it well before, this is a backstop.
 const HOLD_LIMIT: Duration = Duration::from_millis(500);
 /// Longest a new worker query waits while older ones keep the WAL from being reset.
-const WORKER_HOLD_LIMIT: Duration = Duration::from_secs(5);
+const WORKER_HOLD_LIMIT: Duration = Duration::from_secs(1);
 /// After a reset could not complete, the writer waits this long before closing the gate again
 /// (unless the snapshot holder leaves first and wakes it).
 const RETRY_AFTER: Duration = Duration::from_millis(200);

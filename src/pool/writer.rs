@@ -39,14 +39,21 @@ pub struct WriterThread {
 struct Finished {
     done: Completion,
     queued_at: Instant,
+    /// How long the job itself ran (its last run, if it was replayed).
+    exec: Duration,
     result: Result<Output>,
 }
 
 impl Finished {
     fn new(job: Job, result: Result<Output>) -> Finished {
+        Finished::timed(job, Duration::ZERO, result)
+    }
+
+    fn timed(job: Job, exec: Duration, result: Result<Output>) -> Finished {
         Finished {
             done: job.done,
             queued_at: job.queued_at,
+            exec,
             result,
         }
     }
@@ -162,7 +169,6 @@ impl WriterThread {
         if jobs.is_empty() {
             return;
         }
-        let started = Instant::now();
         let count = jobs.len();
         let busy = &ctx.stats.write.busy;
         busy.fetch_add(count, Ordering::Relaxed);
@@ -175,12 +181,14 @@ impl WriterThread {
             }
         }
         let mut outcome = Outcome::default();
-        // Jobs run in the open transaction, with their results, until it commits.
-        let mut tentative: Vec<(Job, Result<Output>)> = Vec::new();
+        // Jobs run in the open transaction, with how long they ran and their results, until it
+        // commits.
+        let mut tentative: Vec<(Job, Duration, Result<Output>)> = Vec::new();
         let mut in_tx = false;
         let mut broken = false;
         // Replayed jobs still to run; once they all ran they are committed on their own.
         let mut replay_left = 0usize;
+        let (mut replays, replay_budget) = (0usize, 4 * count);
         while let Some(mut job) = queue.pop_front() {
             let replayed = replay_left > 0;
             replay_left = replay_left.saturating_sub(1);
@@ -201,7 +209,9 @@ impl WriterThread {
                 finished.push(Finished::new(job, result));
                 continue;
             }
+            let ran = Instant::now();
             let (result, job_broke) = ctx.run(&self.conn, &self.deadline, &mut job.work);
+            let ran = ran.elapsed();
             broken |= job_broke;
             outcome.saw(&result);
             if self.conn.is_autocommit() {
@@ -215,15 +225,18 @@ impl WriterThread {
                         "the transaction ended inside this job; its work was rolled back".into(),
                     )),
                 };
-                let environment = matches!(&result, Err(e) if e.is_environment_failure());
                 let mut innocents = Vec::new();
-                for (other, res) in tentative.drain(..) {
+                for (other, other_ran, res) in tentative.drain(..) {
                     match res {
-                        // Innocent jobs run again in a fresh transaction, unless the disk or
-                        // file failed: then they would only fail the same way.
-                        Ok(_) if !environment => innocents.push(other),
-                        Ok(_) => finished.push(Finished::new(other, result.clone())),
-                        Err(e) => finished.push(Finished::new(other, Err(e))),
+                        // Innocent jobs run again in a fresh transaction (a full disk included:
+                        // the job that did not fit is out), within a budget, so a group cannot
+                        // be replayed over and over.
+                        Ok(_) if replays < replay_budget => {
+                            replays += 1;
+                            innocents.push(other)
+                        }
+                        Ok(_) => finished.push(Finished::timed(other, other_ran, result.clone())),
+                        Err(e) => finished.push(Finished::timed(other, other_ran, Err(e))),
                     }
                 }
                 ctx.stats.replayed.fetch_add(innocents.len() as u64, Ordering::Relaxed);
@@ -231,7 +244,7 @@ impl WriterThread {
                 for other in innocents.into_iter().rev() {
                     queue.push_front(other);
                 }
-                finished.push(Finished::new(job, result));
+                finished.push(Finished::timed(job, ran, result));
                 continue;
             }
             let result = match result {
@@ -242,7 +255,7 @@ impl WriterThread {
                     .map(|()| Err(err)),
             };
             match result {
-                Ok(result) => tentative.push((job, result)),
+                Ok(result) => tentative.push((job, ran, result)),
                 Err(fatal) => {
                     // The savepoint could not be kept or undone: nothing of this transaction
                     // can be trusted, so it is rolled back whole.
@@ -273,9 +286,8 @@ impl WriterThread {
         if broken {
             recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
         }
-        let exec_time = started.elapsed();
         for f in finished {
-            ctx.account(Lane::Write, f.queued_at, exec_time, &f.result);
+            ctx.account(Lane::Write, f.queued_at, f.exec, &f.result);
             (f.done)(f.result);
         }
     }
@@ -285,7 +297,7 @@ impl WriterThread {
     fn commit(
         &self,
         ctx: &ThreadContext,
-        tentative: &mut Vec<(Job, Result<Output>)>,
+        tentative: &mut Vec<(Job, Duration, Result<Output>)>,
         finished: &mut Vec<Finished>,
         outcome: &mut Outcome,
     ) {
@@ -295,7 +307,7 @@ impl WriterThread {
                 if ctx.db.moved() {
                     Some(moved_error(ctx))
                 } else {
-                    outcome.committed |= tentative.iter().any(|(_, r)| r.is_ok());
+                    outcome.committed |= tentative.iter().any(|(_, _, r)| r.is_ok());
                     None
                 }
             }
@@ -305,22 +317,22 @@ impl WriterThread {
                 Some(err)
             }
         };
-        for (job, result) in tentative.drain(..) {
+        for (job, ran, result) in tentative.drain(..) {
             let result = match (&failure, result) {
                 (Some(err), Ok(_)) => Err(err.clone()),
                 (_, result) => result,
             };
-            finished.push(Finished::new(job, result));
+            finished.push(Finished::timed(job, ran, result));
         }
     }
 
     /// Rolls the open transaction back; every job that had succeeded in it fails with `err`.
-    fn abandon(&self, tentative: &mut Vec<(Job, Result<Output>)>, finished: &mut Vec<Finished>, err: &Error) {
+    fn abandon(&self, tentative: &mut Vec<(Job, Duration, Result<Output>)>, finished: &mut Vec<Finished>, err: &Error) {
         if !self.conn.is_autocommit() {
             let _ = self.control("ROLLBACK");
         }
-        for (job, result) in tentative.drain(..) {
-            finished.push(Finished::new(job, result.and_then(|_| Err(err.clone()))));
+        for (job, ran, result) in tentative.drain(..) {
+            finished.push(Finished::timed(job, ran, result.and_then(|_| Err(err.clone()))));
         }
     }
 

@@ -1,7 +1,8 @@
 //! `:memory:` databases as private files. Readers on other connections must see the writer's
 //! commits, so an in-memory database is a real file: created exclusively (mode 0600) in a fresh
 //! folder only this user can enter (0700), so nothing can be planted at its name, and removed on
-//! close and at process exit.
+//! close and at process exit. A process killed by a signal runs no exit handler: the folders it
+//! left are removed the next time a `:memory:` database is created.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -34,9 +35,10 @@ pub fn create() -> Result<PathBuf> {
         unsafe { atexit(remove_all_at_exit) };
     });
     let base = std::env::temp_dir();
+    remove_orphans(&base);
     for attempt in 0..16u32 {
         let dir = base.join(format!(
-            "swarm-persistence-{}-{}",
+            "{PREFIX}{}-{}",
             std::process::id(),
             crate::store::unique_id("mem").replace('_', "-") + &attempt.to_string()
         ));
@@ -54,6 +56,35 @@ pub fn create() -> Result<PathBuf> {
         return Ok(file);
     }
     Err(cannot(&base, "no free name"))
+}
+
+const PREFIX: &str = "swarm-persistence-";
+
+/// Removes the folders of processes that no longer run.
+fn remove_orphans(base: &Path) {
+    if !process_table() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = entry.path().join("memory.db").exists() || name.contains("-mem-");
+        if ours && pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether `/proc` tells which processes run (Linux); elsewhere nothing is removed as orphaned.
+pub fn process_table() -> bool {
+    Path::new("/proc/self").exists()
 }
 
 /// Removes an ephemeral database's folder (the file, its WAL and shared-memory files).

@@ -2,6 +2,10 @@
 //! while it prepares it, so transaction control, ATTACH/DETACH and connection-state PRAGMAs are
 //! refused however the SQL text is spelled (leading `;`, `\v`, a BOM, comments …). The pool's
 //! own statements (BEGIN, SAVEPOINT, checkpoints) run with the guard lowered.
+//!
+//! The authorizer runs when a statement is prepared, and a cached statement is not prepared
+//! again: the pool's own control statements stay in the statement cache under texts whose first
+//! keyword (`BEGIN`, `COMMIT`, `SAVEPOINT` …) every caller path refuses before preparing.
 
 use std::cell::{Cell, RefCell};
 
@@ -133,6 +137,11 @@ fn decide(role: Role, ctx: &AuthContext<'_>) -> Authorization {
         AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
             Some("ATTACH and DETACH are not allowed on pool connections".to_string())
         }
+        // What rusqlite cannot name, such as ATTACH of a file name given as a parameter.
+        AuthAction::Unknown { code, .. } => Some(match code {
+            24 | 25 => "ATTACH and DETACH are not allowed on pool connections".to_string(),
+            _ => format!("this statement needs an action the pool does not allow (authorizer code {code})"),
+        }),
         AuthAction::Pragma {
             pragma_name,
             pragma_value,
@@ -146,6 +155,11 @@ fn decide(role: Role, ctx: &AuthContext<'_>) -> Authorization {
             Authorization::Deny
         }
     }
+}
+
+/// Forgets the refusal of an earlier statement, before preparing the next one.
+pub fn clear() {
+    REFUSAL.with(|r| r.borrow_mut().take());
 }
 
 /// Turns SQLite's "not authorized" into the refusal recorded on this thread, as
@@ -242,7 +256,10 @@ mod test {
             "PRAGMA wal_checkpoint",
             "PRAGMA writable_schema = 1",
             "ATTACH '/etc/passwd' AS x",
+            "ATTACH ? AS x",
+            "ATTACH '/etc/' || 'passwd' AS x",
             "DETACH x",
+            "DETACH ?",
         ] {
             assert_eq!(
                 prepare_error(&w, bad).map(|e| e.code()),

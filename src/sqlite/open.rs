@@ -51,8 +51,11 @@ impl DbPath {
                 "URI filenames are not supported; pass a plain file path",
             ));
         }
+        // Absolute now: SQLite resolved the name when it opened, and every later look at the
+        // file (identity, WAL size, a reopened connection) must find the same one after a chdir.
+        let path = std::path::absolute(path).map_err(|e| cant_open(Path::new(path), e))?;
         Ok(DbPath {
-            path: PathBuf::from(path),
+            path,
             ephemeral: false,
             identity: None,
             wal_identity: None,

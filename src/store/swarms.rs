@@ -16,7 +16,6 @@ const AGENT_JSON: JsonColumns = &[
 ];
 const TASK_JSON: JsonColumns = &[("assigned_agents", Missing::Array), ("result", Missing::Null)];
 
-
 impl Store {
     /// Inserts a swarm; an existing id is left as it is and answered with
     /// `{ id, changes: 0, lastInsertRowid: null }`, as the original did.
