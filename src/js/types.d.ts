@@ -48,10 +48,14 @@ export interface PoolStats {
   averageReadTime: number
   averageWriteTime: number
   averageWorkerTime: number
+  /** The writer plus the readers busy now, as ruv-swarm's pool counted it. */
   activeConnections: number
   totalConnections: number
   availableReaders: number
   availableWorkers: number
+  readQueueLength: number
+  writeQueueLength: number
+  workerQueueLength: number
   queueLengths: { read: number; write: number; worker: number }
   commits: number
   averageBatchSize: number
@@ -63,7 +67,8 @@ export interface PoolStats {
   checkpoints: number
   backups: BackupStats
   isHealthy: boolean
-  lastHealthCheck: string
+  /** Epoch milliseconds of the last completed health check. */
+  lastHealthCheck: number
   closed: boolean
 }
 
@@ -71,7 +76,17 @@ export interface PoolStats {
 export interface BackupResult { path: string; pages: number; bytes: number; durationMs: number; startedAt: string; integrity: 'ok' }
 export interface BackupStats { scheduled: boolean; completed: number; failed: number; last: BackupResult | null; last_error: string | null }
 
-export interface WalStatus { wal_bytes: number; wal_limit: number; over_limit: boolean; checkpoints: number; truncate_checkpoints: number }
+export interface WalStatus {
+  wal_bytes: number
+  wal_pages: number
+  wal_limit: number
+  over_limit: boolean
+  checkpoints: number
+  truncate_checkpoints: number
+  resets_deferred: number
+}
+/** The write path's health: environment failures (full disk, read-only or locked file) in a row. */
+export interface WriteHealth { failing: boolean; consecutive_failures: number; last_failure: string | null; replayed: number }
 
 export interface PoolHealthPayload {
   healthy: boolean
@@ -84,6 +99,7 @@ export interface PoolHealthPayload {
   }
   last_health_check: string | null
   wal?: WalStatus
+  writes?: WriteHealth
   timestamp: string
 }
 
@@ -203,3 +219,40 @@ export interface MetricRow {
 }
 export interface EventRow { id: number; swarm_id: string | null; event_type: string; event_data: JsonValue; timestamp: string }
 
+
+/** The statements of an interactive `transaction(fn)`, run on the writer inside its transaction. */
+export interface Transaction {
+  read(sql: string, params?: Params): Promise<Row[]>
+  get(sql: string, params?: Params): Promise<Row | null>
+  write(sql: string, params?: Params): Promise<WriteResult>
+}
+
+/** The `health-check` event's payload. */
+export interface HealthCheckEvent { healthy: boolean; duration: number; workers: number; readers: number; stats: PoolStats }
+
+/** The events of ruv-swarm's pool, with their arguments. */
+export interface PoolEvents {
+  ready: []
+  'write-connection-ready': []
+  'reader-connection-ready': [index: number]
+  'worker-ready': [index: number]
+  'health-check': [check: HealthCheckEvent]
+  'health-check-error': [error: Error & { code: string }]
+  'read-error': [error: Error & { code: string }]
+  'write-error': [error: Error & { code: string }]
+  'transaction-error': [error: Error]
+  'worker-error': [error: Error & { code: string }]
+  'worker-exit': [code: number]
+  'worker-replaced': []
+  closed: []
+  'close-error': [error: Error & { code: string }]
+}
+
+/** Every pool is an EventEmitter (see `PoolEvents`) and runs interactive transactions. */
+export interface SQLiteConnectionPool extends import('node:events').EventEmitter {
+  on<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this
+  once<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this
+  off<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this
+  /** Runs `fn` in one transaction on the writer: commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T>
+}
