@@ -85,6 +85,13 @@ test('lane errors, health checks and close are announced as the original announc
   const keepAlive = setInterval(() => {}, 1000)
   const [check] = await once(pool, 'health-check')
   clearInterval(keepAlive)
+  // As the original's public methods: initialize() is harmless, performHealthCheck() checks now.
+  await pool.initialize()
+  const checks = heard.filter(([n]) => n === 'health-check').length
+  const before = pool.getStats().lastHealthCheck
+  await pool.performHealthCheck()
+  assert.ok(heard.filter(([n]) => n === 'health-check').length > checks, 'performHealthCheck emits health-check')
+  assert.ok(pool.getStats().lastHealthCheck >= before)
   assert.deepEqual(Object.keys(check).sort(), ['duration', 'healthy', 'readers', 'stats', 'workers'])
   assert.equal(check.healthy, true)
   assert.equal(check.readers, 1)

@@ -1,11 +1,15 @@
 //! swarm-persistence: pooled SQLite persistence for Node.js.
 //!
 //! `pool` is the engine (writer, readers, workers, health), `store` the swarm domain on it,
-//! `sqlite` the connection layer, `config` the settings, and `js` the napi binding.
+//! `persistence` the lifecycle of a persistence object over both, `sqlite` the connection layer,
+//! `config` the settings, and `js` the napi binding.
 
+pub mod clock;
 pub mod config;
 pub mod error;
 mod js;
+pub mod payloads;
+pub mod persistence;
 pub mod pool;
 pub mod sqlite;
 pub mod store;

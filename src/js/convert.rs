@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use crate::error::{Error, Result};
 use crate::js::raw::{self, Env, JsValue};
 use crate::js::shape::{self, Shapes};
+use crate::payloads;
 use crate::pool::job::{Output, WriteResult};
 use crate::sqlite::{Missing, Params, Records, RowSet, Value};
 
@@ -375,6 +376,7 @@ pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, names: &Na
         }
         Output::Records(records) => records_to_js(env, records, mode, names),
         Output::Json(v) => json_to_js(env, v, Some(&names.keys), Some(&names.shapes)),
+        Output::Backup(info) => json_to_js(env, &payloads::backup_result(info), None, None),
         Output::Done => raw::undefined(env),
     }
 }

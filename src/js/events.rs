@@ -11,6 +11,7 @@ use napi::sys;
 use crate::error::{Error, Result};
 use crate::js::convert::json_to_js;
 use crate::js::raw::{self, Env, JsValue};
+use crate::payloads;
 use crate::pool::events::PoolEvent;
 use crate::pool::shared::Lease;
 
@@ -118,14 +119,9 @@ impl Targets {
                     let Some(lease) = &lease else {
                         return Ok(("", Vec::new()));
                     };
-                    let pool = lease.pool();
-                    let payload = serde_json::json!({
-                        "healthy": !lease.is_closed() && pool.is_healthy(),
-                        "duration": duration.as_secs_f64() * 1000.0,
-                        "workers": workers,
-                        "readers": readers,
-                        "stats": pool.stats_payload_as(lease.is_closed()),
-                    });
+                    let snapshot = lease.pool().snapshot(lease.is_closed());
+                    let payload =
+                        payloads::health_check(&snapshot, duration.as_secs_f64() * 1000.0, *readers, *workers);
                     ("health-check", vec![json_to_js(env, &payload, None, None)?])
                 }
                 PoolEvent::HealthCheckError(e) => ("health-check-error", vec![error(env, e)?]),

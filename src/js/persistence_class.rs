@@ -1,14 +1,10 @@
 //! `SwarmPersistencePooled`: ruv-swarm's persistence API on the engine, same method names,
 //! argument shapes and result shapes. Every method initializes on first use, as the original did.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
 use napi::bindgen_prelude::{JavaScriptClassExt, JsValue as _, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
-use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::js::inputs;
 use crate::js::options::read_config;
@@ -16,51 +12,17 @@ use crate::js::pool_class::{backup_path, json_value, open_pool, SqliteConnection
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
+use crate::payloads;
+use crate::persistence::Persistence;
 use crate::pool::job::{Completion, Output};
-use crate::pool::shared::Lease;
 use crate::store::inputs::{NETWORK_FIELDS, TASK_FIELDS};
 use crate::store::memory::MAX_TTL_SECS;
-use crate::store::{report, OpStats, Store};
-
-type Waiter = Box<dyn FnOnce(Result<Arc<Store>>) + Send>;
-
-enum State {
-    Idle,
-    /// Opening; these run once the schema is ready (or initialization failed).
-    Opening(Vec<Waiter>),
-    Ready(Arc<Store>),
-    Closed,
-}
-
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn lock_lease(lease: &Mutex<Option<Arc<Lease>>>) -> std::sync::MutexGuard<'_, Option<Arc<Lease>>> {
-    lease.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The default database: `POOL_DB_PATH`, else `./data/swarm.db` under the working directory.
-fn default_path() -> String {
-    std::env::var("POOL_DB_PATH")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| PathBuf::from(".").join("data").join("swarm.db").display().to_string())
-}
+use crate::store::Store;
 
 #[napi(js_name = "SwarmPersistencePooled")]
 pub struct SwarmPersistencePooled {
-    path: String,
-    /// The options over `POOL_*`; a bad value is reported by `initialize()` and every call, as
-    /// ruv-swarm's pool reported it, so constructing at module scope never throws.
-    config: Result<PoolConfig>,
+    core: Persistence,
     settler: Settler,
-    state: Arc<Mutex<State>>,
-    /// Set by `close()`: an initialization still running then ends closed, whatever its outcome.
-    closing: Arc<std::sync::atomic::AtomicBool>,
-    /// This object's hold on the shared pool of its file, once opened.
-    lease: Arc<Mutex<Option<Arc<Lease>>>>,
-    ops: Arc<OpStats>,
     pool_object: raw::Held,
 }
 
@@ -70,87 +32,21 @@ impl SwarmPersistencePooled {
     #[napi(constructor, ts_args_type = "dbPath?: string | null, options?: PoolOptions")]
     pub fn new(env: Env, db_path: Option<Unknown>, options: Option<Unknown>) -> napi::Result<Self> {
         let made = (|| {
-            let path = inputs::opt_string(env.raw(), db_path.map(|p| p.raw()), "dbPath")?.unwrap_or_else(default_path);
+            let path = inputs::opt_string(env.raw(), db_path.map(|p| p.raw()), "dbPath")?;
             let (config, mode) = match read_config(env.raw(), options.map(|o| o.raw())) {
                 Ok((config, mode)) => (Ok(config), mode),
                 Err(e) => (Err(raw::absorb(env.raw(), e)), Default::default()),
             };
             Ok(SwarmPersistencePooled {
-                path,
-                config,
+                core: Persistence::new(path, config),
                 settler: Settler::new(env.raw(), mode)?,
-                state: Arc::new(Mutex::new(State::Idle)),
-                closing: Default::default(),
-                lease: Default::default(),
-                ops: Arc::new(OpStats::default()),
                 pool_object: raw::Held::new(env.raw()),
             })
         })();
         made.map_err(|e: Error| raw::throw(env.raw(), &e))
     }
 
-    /// Runs `waiter` with the store once it is ready, starting initialization if needed.
-    /// Concurrent callers share one initialization; a failed one leaves the object ready to retry.
-    fn with_store(&self, env: &mut Env, waiter: Waiter) {
-        let mut state = lock(&self.state);
-        match &mut *state {
-            State::Ready(store) => {
-                let store = Arc::clone(store);
-                drop(state);
-                waiter(Ok(store))
-            }
-            State::Closed => {
-                drop(state);
-                waiter(Err(Error::PoolClosed))
-            }
-            State::Opening(waiters) => waiters.push(waiter),
-            State::Idle => match self
-                .config
-                .clone()
-                .and_then(|config| open_pool(env, &self.path, config))
-            {
-                Err(e) => {
-                    drop(state);
-                    waiter(Err(e))
-                }
-                Ok(lease) => {
-                    *state = State::Opening(vec![waiter]);
-                    drop(state);
-                    let store = Arc::new(Store::new(Arc::clone(lease.pool()), Arc::clone(&self.ops)));
-                    *lock_lease(&self.lease) = Some(Arc::clone(&lease));
-                    let held = Arc::clone(&self.lease);
-                    let shared = Arc::clone(&self.state);
-                    let closing = Arc::clone(&self.closing);
-                    let ready = Arc::clone(&store);
-                    store.migrate(Box::new(move |migrated| {
-                        let waiters = {
-                            let mut state = lock(&shared);
-                            let waiters = match std::mem::replace(&mut *state, State::Idle) {
-                                State::Opening(w) => w,
-                                _ => Vec::new(),
-                            };
-                            if closing.load(std::sync::atomic::Ordering::Acquire) {
-                                *state = State::Closed;
-                            } else if migrated.is_ok() {
-                                *state = State::Ready(Arc::clone(&ready));
-                            }
-                            waiters
-                        };
-                        if migrated.is_err() {
-                            lease.release(Box::new(|_| {}));
-                            lock_lease(&held).take();
-                        }
-                        for w in waiters {
-                            w(migrated.clone().map(|_| Arc::clone(&ready)));
-                        }
-                    }));
-                }
-            },
-        }
-    }
-
-    /// A promise for one operation: bad input rejects (and counts as a failed operation) without
-    /// touching the database; otherwise `run` gets the store once it is ready.
+    /// A promise for one operation of the core, which opens the pool on first use.
     fn op<I: Send + 'static>(
         &self,
         env: &mut Env,
@@ -159,29 +55,9 @@ impl SwarmPersistencePooled {
     ) -> napi::Result<JsPromise> {
         let input = input.map_err(|e| raw::absorb(env.raw(), e));
         let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
-        match input {
-            Err(e) => {
-                let ops = Arc::clone(&self.ops);
-                ops.operations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                ops.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                done(Err(e))
-            }
-            Ok(input) => self.with_store(
-                env,
-                Box::new(move |store| match store {
-                    Ok(store) => run(&store, input, done),
-                    Err(e) => done(Err(e)),
-                }),
-            ),
-        }
+        self.core
+            .operate(&mut |path, config| open_pool(env, path, config), input, run, done);
         Ok(JsPromise(promise))
-    }
-
-    fn store(&self) -> Option<Arc<Store>> {
-        match &*lock(&self.state) {
-            State::Ready(store) => Some(Arc::clone(store)),
-            _ => None,
-        }
     }
 
     /// Opens the pool and creates or migrates the schema. Idempotent; concurrent callers share
@@ -472,53 +348,45 @@ impl SwarmPersistencePooled {
     /// The pool's `getStats()`, or null before initialization.
     #[napi(ts_return_type = "PoolStats | null")]
     pub fn get_pool_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        let stats = self.store().map_or(serde_json::Value::Null, |s| s.pool.stats_payload());
+        let stats = self
+            .core
+            .snapshot()
+            .map_or(serde_json::Value::Null, |s| payloads::get_stats(&s));
         json_value(&env, &stats)
     }
 
     /// `{ totalOperations, totalErrors, averageResponseTime }` (a true mean, in ms).
     #[napi(ts_return_type = "PersistenceStats")]
     pub fn get_persistence_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let stats = serde_json::json!({
-            "totalOperations": self.ops.operations.load(Relaxed),
-            "totalErrors": self.ops.errors.load(Relaxed),
-            "averageResponseTime": self.ops.average_ms(),
-        });
-        json_value(&env, &stats)
+        json_value(&env, &payloads::persistence_counts(self.core.ops()))
     }
 
     #[napi]
     pub fn is_healthy(&self) -> bool {
-        self.store().is_some_and(|s| s.pool.is_healthy())
+        self.core.snapshot().is_some_and(|s| s.healthy)
     }
 
     /// The `pool_health` MCP payload.
     #[napi(ts_return_type = "PoolHealthPayload")]
     pub fn pool_health(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        let payload = self
-            .store()
-            .map_or_else(report::health_without_pool, |s| s.pool.health_payload());
-        json_value(&env, &payload)
+        json_value(&env, &payloads::pool_health(self.core.snapshot().as_ref()))
     }
 
     /// The `pool_stats` MCP payload.
     #[napi(ts_return_type = "PoolStatsPayload")]
     pub fn pool_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        let store = self.store();
         json_value(
             &env,
-            &report::pool_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops),
+            &payloads::pool_stats(self.core.snapshot().as_ref(), self.core.ops()),
         )
     }
 
     /// The `persistence_stats` MCP payload.
     #[napi(ts_return_type = "PersistenceStatsPayload")]
     pub fn persistence_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        let store = self.store();
         json_value(
             &env,
-            &report::persistence_stats(store.as_ref().map(|s| s.pool.as_ref()), &self.ops),
+            &payloads::persistence_stats(self.core.snapshot().as_ref(), self.core.ops()),
         )
     }
 
@@ -526,10 +394,9 @@ impl SwarmPersistencePooled {
     /// `swarm_pool_healthy 0`).
     #[napi]
     pub fn metrics(&self) -> String {
-        self.store().map_or_else(
-            || "# HELP swarm_pool_healthy 1 when the last health check reached every thread.\n# TYPE swarm_pool_healthy gauge\nswarm_pool_healthy 0\n".into(),
-            |s| s.pool.prometheus(),
-        )
+        self.core
+            .snapshot()
+            .map_or_else(payloads::prometheus_without_pool, |s| payloads::prometheus(&s))
     }
 
     /// A consistent online copy of the database at `destPath` (see `SQLiteConnectionPool.backup`).
@@ -543,7 +410,7 @@ impl SwarmPersistencePooled {
     /// null before initialization. Made once: `persistence.pool === persistence.pool`.
     #[napi(getter, ts_return_type = "SQLiteConnectionPool | null")]
     pub fn pool(&self, env: &Env) -> napi::Result<Option<Unknown<'static>>> {
-        let Some(lease) = self.store().and_then(|_| lock_lease(&self.lease).clone()) else {
+        let Some(lease) = self.core.lease() else {
             return Ok(None);
         };
         let e = env.raw();
@@ -562,32 +429,14 @@ impl SwarmPersistencePooled {
     /// The database file in use.
     #[napi(getter)]
     pub fn db_path(&self) -> String {
-        self.path.clone()
+        self.core.path().to_string()
     }
 
     /// Finishes queued work and closes the pool; later calls reject with `POOL_CLOSED`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self, env: Env) -> napi::Result<JsPromise> {
         let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
-        self.closing.store(true, std::sync::atomic::Ordering::Release);
-        let lease = lock_lease(&self.lease).clone();
-        let mut state = lock(&self.state);
-        match (std::mem::replace(&mut *state, State::Closed), lease) {
-            (State::Ready(_), Some(lease)) => {
-                drop(state);
-                lease.release(done);
-            }
-            (State::Opening(mut waiters), Some(lease)) => {
-                // Close as soon as initialization ends; later calls already see Closed. After a
-                // failed initialization the lease was given back already and this just resolves.
-                waiters.push(Box::new(move |_| lease.release(done)));
-                *state = State::Opening(waiters);
-            }
-            _ => {
-                drop(state);
-                done(Ok(Output::Done));
-            }
-        }
+        self.core.close(done);
         Ok(JsPromise(promise))
     }
 }

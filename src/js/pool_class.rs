@@ -21,11 +21,13 @@ use crate::js::options::read_config;
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
+use crate::payloads;
 use crate::pool::events::EventSink;
 use crate::pool::job::Completion;
 use crate::pool::job::Output;
 use crate::pool::session::{Command, Ended, Kind};
 use crate::pool::shared::Lease;
+use crate::pool::snapshot::PoolSnapshot;
 use crate::pool::sql::{Fetch, Statement};
 use crate::pool::thread::Lane;
 use crate::pool::Pool;
@@ -131,6 +133,11 @@ impl SqliteConnectionPool {
             sessions: RefCell::new(HashMap::new()),
             next_session: Cell::new(0),
         }
+    }
+
+    /// The pool as this object sees it (closed once its lease was given back).
+    fn snapshot(&self) -> PoolSnapshot {
+        self.pool().snapshot(self.lease.is_closed())
     }
 
     fn announce(&self, announce: Announce) -> Option<(u32, Announce)> {
@@ -357,6 +364,25 @@ impl SqliteConnectionPool {
         vec![config.max_readers as u32, config.max_workers as u32]
     }
 
+    /// Resolves at once: the pool opened in its constructor. Kept because ruv-swarm's pool had
+    /// a public `initialize()`; calling it again opens nothing new.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn initialize(&self, env: Env) -> napi::Result<JsPromise> {
+        self.submit(&env, Lane::Read, None, Ok(|done: Completion| done(Ok(Output::Done))))
+    }
+
+    /// Checks every connection now (besides the periodic checks); resolves when done, after the
+    /// `health-check` event.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn perform_health_check(&self, env: Env) -> napi::Result<JsPromise> {
+        self.submit(
+            &env,
+            Lane::Read,
+            None,
+            Ok(|done: Completion| self.pool().check_health(done)),
+        )
+    }
+
     /// Resolves once the pool is open (it opens in the constructor, so at once).
     #[napi(getter, ts_return_type = "Promise<void>")]
     pub fn ready(&self, env: Env) -> napi::Result<JsPromise> {
@@ -370,7 +396,7 @@ impl SqliteConnectionPool {
 
     #[napi(getter)]
     pub fn is_healthy(&self) -> bool {
-        !self.lease.is_closed() && self.pool().is_healthy()
+        self.snapshot().healthy
     }
 
     #[napi(getter)]
@@ -381,19 +407,19 @@ impl SqliteConnectionPool {
     /// Counters, queue lengths, averages and latency percentiles.
     #[napi(ts_return_type = "PoolStats")]
     pub fn get_stats(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        json_value(&env, &self.pool().stats_payload_as(self.lease.is_closed()))
+        json_value(&env, &payloads::get_stats(&self.snapshot()))
     }
 
     /// The `pool_health` MCP payload.
     #[napi(ts_return_type = "PoolHealthPayload")]
     pub fn pool_health(&self, env: Env) -> napi::Result<Unknown<'static>> {
-        json_value(&env, &self.pool().health_payload_as(self.lease.is_closed()))
+        json_value(&env, &payloads::pool_health(Some(&self.snapshot())))
     }
 
     /// The stats in Prometheus text exposition format.
     #[napi]
     pub fn metrics(&self) -> String {
-        self.pool().prometheus_as(self.lease.is_closed())
+        payloads::prometheus(&self.snapshot())
     }
 
     /// A consistent online copy of the database at `destPath`, made on a worker while writes go

@@ -84,6 +84,8 @@ export interface WalStatus {
   checkpoints: number
   truncate_checkpoints: number
   resets_deferred: number
+  /** Pauses of the writer while a worker query held the WAL past twice its limit. */
+  writer_pauses: number
 }
 /** The write path's health: environment failures (full disk, read-only or locked file) in a row. */
 export interface WriteHealth { failing: boolean; consecutive_failures: number; last_failure: string | null; replayed: number }

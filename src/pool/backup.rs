@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
-use serde_json::json;
 
+use crate::clock::{iso8601, unix_ms};
 use crate::error::{Error, Result};
-use crate::pool::health::unix_ms;
 use crate::pool::job::{Completion, Job, Output, Work};
-use crate::pool::report::iso8601;
+use crate::pool::snapshot::BackupSnapshot;
 use crate::pool::thread::{every, spawn_named, Lane, ThreadContext};
 use crate::pool::{registry, Pool};
 use crate::sqlite::open::open_reader;
@@ -30,19 +29,6 @@ pub struct BackupInfo {
     pub duration: Duration,
     /// Unix milliseconds when the copy's snapshot was taken.
     pub started_ms: u64,
-}
-
-impl BackupInfo {
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "path": self.path.to_string_lossy(),
-            "pages": self.pages,
-            "bytes": self.bytes,
-            "durationMs": self.duration.as_secs_f64() * 1000.0,
-            "startedAt": iso8601(self.started_ms),
-            "integrity": "ok",
-        })
-    }
 }
 
 /// Backup counters for the stats payloads.
@@ -68,16 +54,14 @@ impl BackupStats {
         }
     }
 
-    pub fn to_json(&self, enabled: bool) -> serde_json::Value {
-        let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let last_error = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        json!({
-            "scheduled": enabled,
-            "completed": self.completed.load(Relaxed),
-            "failed": self.failed.load(Relaxed),
-            "last": last.map(|b| b.to_json()),
-            "last_error": last_error,
-        })
+    pub fn snapshot(&self, scheduled: bool) -> BackupSnapshot {
+        BackupSnapshot {
+            scheduled,
+            completed: self.completed.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            last: self.last.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
     }
 }
 
@@ -226,7 +210,7 @@ impl Pool {
         let work: Work = Box::new(move |conn| {
             let made = backup_to(conn, &dest);
             ctx.backups.record(&made);
-            made.map(|info| Output::Json(info.to_json()))
+            made.map(Output::Backup)
         });
         self.submit(Lane::Worker, Job::new(work, done));
     }

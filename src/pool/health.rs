@@ -5,13 +5,16 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::clock::unix_ms;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use crate::error::{Error, Result};
 use crate::pool::events::PoolEvent;
-use crate::pool::thread::{every, spawn_named, Lane, Ping, ThreadContext};
+use crate::pool::job::{Completion, Output};
+use crate::pool::thread::{spawn_named, Lane, Ping, ThreadContext};
 
 #[derive(Debug)]
 pub struct HealthState {
@@ -37,13 +40,6 @@ impl HealthState {
     }
 }
 
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// One pool thread's control channel, as the health thread sees it.
 pub struct Probe {
     pub lane: Lane,
@@ -56,13 +52,33 @@ pub struct HealthMonitor {
     pub state: Arc<HealthState>,
     pub interval: Duration,
     pub stop: Receiver<()>,
+    /// Checks asked for now (`performHealthCheck()`), each told when its check is done.
+    pub requests: Receiver<Completion>,
 }
 
 impl HealthMonitor {
     pub fn spawn(self) -> Result<JoinHandle<()>> {
-        spawn_named("sp-health".into(), move || {
-            every(&self.stop, self.interval, || self.check())
-        })
+        spawn_named("sp-health".into(), move || self.run())
+    }
+
+    fn run(&self) {
+        let mut requests = self.requests.clone();
+        loop {
+            crossbeam_channel::select! {
+                recv(self.stop) -> _ => return,
+                recv(requests) -> msg => match msg {
+                    Ok(done) => {
+                        let running = self.check();
+                        done(Ok(Output::Done));
+                        if !running {
+                            return;
+                        }
+                    }
+                    Err(_) => requests = crossbeam_channel::never(),
+                },
+                default(self.interval) => if !self.check() { return },
+            }
+        }
     }
 
     /// Pings every thread and waits up to one interval for the answers. Returns false when told

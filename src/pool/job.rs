@@ -25,6 +25,8 @@ pub enum Output {
     /// Domain rows with JSON columns to parse (or the first of them, or null).
     Records(Records),
     Json(serde_json::Value),
+    /// What a backup made.
+    Backup(crate::pool::backup::BackupInfo),
     Done,
 }
 

@@ -10,13 +10,12 @@ pub mod backup;
 pub mod events;
 pub mod health;
 pub mod job;
-pub mod metrics;
 mod priority;
 pub mod readers;
 pub mod registry;
-pub mod report;
 pub mod session;
 pub mod shared;
+pub mod snapshot;
 pub mod sql;
 pub mod stats;
 pub mod thread;
@@ -72,6 +71,7 @@ pub struct Pool {
     health: Arc<HealthState>,
     /// Dropping these senders stops the health and backup threads.
     health_stop: Mutex<Option<Sender<()>>>,
+    health_requests: Mutex<Option<Sender<Completion>>>,
     health_thread: Mutex<Option<JoinHandle<()>>>,
     backup_stop: Mutex<Option<Sender<()>>>,
     backup_thread: Mutex<Option<JoinHandle<()>>>,
@@ -139,7 +139,7 @@ impl Pool {
             deadline,
             conn: writer_conn,
             broken: false,
-            wal: WalControl::new(gate),
+            wal: WalControl::new(gate, wal_woken.clone()),
             wal_woken,
         };
         threads.push(writer.spawn(Arc::clone(&ctx))?);
@@ -174,12 +174,14 @@ impl Pool {
 
         let health = HealthState::new(config.max_readers, config.max_workers);
         let (stop_tx, stop_rx) = bounded(1);
+        let (request_tx, request_rx) = unbounded();
         let monitor = HealthMonitor {
             probes,
             ctx: Arc::clone(&ctx),
             state: Arc::clone(&health),
             interval: config.health_check_interval,
             stop: stop_rx,
+            requests: request_rx,
         };
         let health_thread = monitor.spawn()?;
         let (backup_stop, backup_thread) = if config.enable_backup {
@@ -204,6 +206,7 @@ impl Pool {
             threads: Mutex::new(threads),
             health,
             health_stop: Mutex::new(Some(stop_tx)),
+            health_requests: Mutex::new(Some(request_tx)),
             health_thread: Mutex::new(Some(health_thread)),
             backup_stop: Mutex::new(backup_stop),
             backup_thread: Mutex::new(backup_thread),
@@ -229,6 +232,17 @@ impl Pool {
 
     pub fn health(&self) -> &HealthState {
         &self.health
+    }
+
+    /// Runs a health check now (besides the periodic ones); `done` runs when it finished.
+    pub fn check_health(&self, done: Completion) {
+        let refused = match lock(&self.health_requests).as_ref() {
+            Some(requests) => requests.send(done).err().map(|e| e.into_inner()),
+            None => Some(done),
+        };
+        if let Some(done) = refused {
+            done(Err(Error::PoolClosed));
+        }
     }
 
     /// Delivers this pool's events to `sink` for as long as it lives.
@@ -323,6 +337,7 @@ impl Pool {
     fn stop_taking_work(&self) {
         self.senders.write().unwrap_or_else(|p| p.into_inner()).take();
         lock(&self.health_stop).take();
+        lock(&self.health_requests).take();
         lock(&self.backup_stop).take();
     }
 

@@ -123,6 +123,8 @@ pub struct Stats {
     pub wal_pages: AtomicU64,
     /// Times the WAL was over its limit and could not be reset at once (a snapshot held it).
     pub wal_resets_deferred: AtomicU64,
+    /// Pauses of the writer while a worker query held the WAL past twice its limit.
+    pub wal_throttled: AtomicU64,
     /// Jobs run again because a later job of their transaction rolled it back whole.
     pub replayed: AtomicU64,
     /// Commits in a row whose writes all failed for a reason of the environment (disk full, I/O

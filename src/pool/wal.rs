@@ -6,13 +6,14 @@
 //!
 //! - PASSIVE checkpoints run from the writer's WAL hook every `passive_step` pages, under load
 //!   as well as idle (this replaces SQLite's auto-checkpoint, so every checkpoint is counted);
-//! - past `walLimit`, the writer closes the [`ReadGate`]: readers finish the batch they are in,
+//! - past half of `walLimit`, the writer closes the [`ReadGate`]: readers finish the batch they are in,
 //!   queued reads wait, and once no reader holds a snapshot a TRUNCATE checkpoint resets the WAL;
 //!   the gate then opens. The wait is bounded;
 //! - a worker query pinning an old snapshot delays the reset (`pool_health.wal.over_limit` says
 //!   so); meanwhile new worker queries wait at the gate (bounded), so the running ones drain, and
 //!   the last to leave wakes the writer, which resets the WAL at once. Point reads never wait for
-//!   a worker.
+//!   a worker. Past twice the limit the writer also pauses (at most 100 ms between commits) for
+//!   that end, so the WAL stays bounded while a worker query runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,15 +28,19 @@ use crate::pool::stats::Stats;
 use crate::pool::thread::Lane;
 use crate::sqlite::guard;
 
-/// Longest the writer waits for readers to leave their read transactions.
-const DRAIN_WAIT: Duration = Duration::from_millis(50);
+/// Longest the writer waits for readers to leave their read transactions. Readers finish a batch
+/// of point reads in about a millisecond, but on a starved CPU much later; while the writer waits
+/// nothing is committed, so the WAL does not grow meanwhile.
+const DRAIN_WAIT: Duration = Duration::from_millis(250);
 /// Longest a reader waits at a closed gate; the writer opens it well before, this is a backstop.
 const HOLD_LIMIT: Duration = Duration::from_millis(500);
 /// Longest a new worker query waits while older ones keep the WAL from being reset.
 const WORKER_HOLD_LIMIT: Duration = Duration::from_secs(1);
 /// After a reset could not complete, the writer waits this long before closing the gate again
 /// (unless the snapshot holder leaves first and wakes it).
-const RETRY_AFTER: Duration = Duration::from_millis(200);
+const RETRY_AFTER: Duration = Duration::from_millis(50);
+/// Longest the writer pauses between commits while a worker query holds a WAL past twice its limit.
+const THROTTLE: Duration = Duration::from_millis(100);
 /// SQLite's own auto-checkpoint interval, in pages; we checkpoint at least this often.
 const AUTO_CHECKPOINT_PAGES: u64 = 1000;
 
@@ -190,11 +195,17 @@ impl ReadGate {
 pub struct WalControl {
     pub gate: Arc<ReadGate>,
     retry_at: Option<Instant>,
+    /// Hears that the worker queries holding the WAL back have ended.
+    woken: Receiver<()>,
 }
 
 impl WalControl {
-    pub fn new(gate: Arc<ReadGate>) -> WalControl {
-        WalControl { gate, retry_at: None }
+    pub fn new(gate: Arc<ReadGate>, woken: Receiver<()>) -> WalControl {
+        WalControl {
+            gate,
+            retry_at: None,
+            woken,
+        }
     }
 
     /// After a commit (or when idle): records the WAL's size and resets the WAL once it passed
@@ -203,10 +214,21 @@ impl WalControl {
     pub fn maintain(&mut self, conn: &Connection, db: &Path, stats: &Stats, limit: u64, idle: bool) -> bool {
         let size = wal_size(db);
         stats.wal_bytes.store(size, Ordering::Relaxed);
-        let wanted = size > limit || (idle && size > 0);
+        // From half the limit on, so that a reset that must wait for a worker query still
+        // happens before the WAL is far past the limit.
+        let wanted = size > limit / 2 || (idle && size > 0);
         if !wanted {
             self.settled();
             return true;
+        }
+        if size > 2 * limit && self.gate.owed.load(Ordering::Relaxed) && self.gate.workers_inside() > 0 {
+            // Far past the limit and only the end of a worker query can shrink it: the writer
+            // waits a little for that before committing more (a bounded pause; with group commit
+            // the writes queued meanwhile commit together, writing each page once).
+            stats.wal_throttled.fetch_add(1, Ordering::Relaxed);
+            if self.woken.recv_timeout(THROTTLE).is_ok() {
+                self.retry_at = None;
+            }
         }
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
             return size <= limit;
@@ -227,7 +249,7 @@ impl WalControl {
             stats.wal_resets_deferred.fetch_add(1, Ordering::Relaxed);
             self.retry_at = Some(Instant::now() + RETRY_AFTER);
             self.gate.owed.store(true, Ordering::Relaxed);
-            if size > limit && self.gate.workers_inside() > 0 {
+            if self.gate.workers_inside() > 0 {
                 self.gate.hold_workers(true);
             }
         }

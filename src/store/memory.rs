@@ -1,8 +1,8 @@
 //! Agent memory: an upsert on (agent_id, key), expiry filtered in queries (reads never write),
 //! and an explicit cleanup.
 
+use crate::clock::{iso8601, unix_ms};
 use crate::pool::job::Completion;
-use crate::pool::report::iso8601;
 use crate::store::rows::{execute, first, missing_parent, query, write_json, JsonColumns, Missing};
 use crate::store::{unique_id, Store};
 
@@ -31,7 +31,7 @@ impl Store {
         done: Completion,
     ) {
         let ttl = ttl_secs.filter(|t| *t > 0.0);
-        let expires_at = ttl.map(|t| iso8601(crate::pool::health::unix_ms() + (t * 1000.0) as u64));
+        let expires_at = ttl.map(|t| iso8601(unix_ms() + (t * 1000.0) as u64));
         let ttl_stored = ttl.map(|t| t.round() as i64);
         let id = unique_id("mem");
         self.write(

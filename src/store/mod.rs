@@ -4,7 +4,6 @@
 pub mod inputs;
 pub mod memory;
 pub mod records;
-pub mod report;
 pub mod rows;
 pub mod schema;
 pub mod swarms;
@@ -31,6 +30,11 @@ pub struct OpStats {
 }
 
 impl OpStats {
+    /// Operations and failed operations.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.operations.load(Relaxed), self.errors.load(Relaxed))
+    }
+
     pub fn average_ms(&self) -> f64 {
         let n = self.operations.load(Relaxed);
         if n == 0 {
@@ -106,7 +110,7 @@ pub fn unique_id(prefix: &str) -> String {
         h.write_u32(std::process::id());
         h.finish()
     });
-    let ms = crate::pool::health::unix_ms();
+    let ms = crate::clock::unix_ms();
     format!("{prefix}_{ms}_{:08x}_{}", seed as u32, NEXT.fetch_add(1, Relaxed))
 }
 
