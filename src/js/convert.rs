@@ -3,13 +3,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ptr;
 
-use napi::sys::{self, ValueType as T};
+use napi::sys::ValueType as T;
 use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
-use crate::js::raw::{self, Env, JsValue};
+use crate::js::raw::{self, Env, JsValue, Reference};
 use crate::js::shape::{self, Shapes};
 use crate::payloads;
 use crate::pool::job::{Output, WriteResult};
@@ -295,7 +294,7 @@ pub(crate) struct Names {
 
 impl Names {
     pub(crate) fn new(env: Env) -> Names {
-        let json_parse = raw::Held::new(env);
+        let json_parse = raw::Held::new();
         if let Ok(parse) = raw::global(env)
             .and_then(|g| raw::get_named(env, g, "JSON"))
             .and_then(|json| raw::get_named(env, json, "parse"))
@@ -303,8 +302,8 @@ impl Names {
             json_parse.set(env, parse);
         }
         Names {
-            keys: KeyCache::new(env),
-            shapes: Shapes::new(env),
+            keys: KeyCache::new(),
+            shapes: Shapes::new(),
             json_parse,
         }
     }
@@ -313,51 +312,33 @@ impl Names {
 /// Property names kept as JavaScript strings across results (up to `KEY_CACHE_LIMIT`), so the
 /// same column names are not created and internalized again for every row of every result.
 pub(crate) struct KeyCache {
-    env: Env,
-    names: RefCell<HashMap<String, sys::napi_ref>>,
+    names: RefCell<HashMap<String, Reference>>,
 }
 
 const KEY_CACHE_LIMIT: usize = 1024;
 
 impl KeyCache {
-    pub(crate) fn new(env: Env) -> KeyCache {
+    pub(crate) fn new() -> KeyCache {
         KeyCache {
-            env,
             names: RefCell::new(HashMap::new()),
         }
     }
 
     pub(crate) fn key(&self, env: Env, name: &str) -> Result<JsValue> {
         if let Some(reference) = self.names.borrow().get(name) {
-            let mut value = ptr::null_mut();
-            // SAFETY: a live reference made below in this env; see raw.rs for the env contract.
-            raw::check(
-                unsafe { sys::napi_get_reference_value(env, *reference, &mut value) },
-                "get_reference_value",
-            )?;
-            if !value.is_null() {
+            if let Some(value) = reference.get(env)? {
                 return Ok(value);
             }
         }
         let value = raw::string(env, name)?;
         let mut names = self.names.borrow_mut();
         if names.len() < KEY_CACHE_LIMIT {
-            let mut reference = ptr::null_mut();
-            // SAFETY: as above; the reference is deleted in Drop.
-            if unsafe { sys::napi_create_reference(env, value, 1, &mut reference) } == sys::Status::napi_ok {
+            // Strong: a cached name must not be collected while the cache still maps it.
+            if let Ok(reference) = Reference::strong(env, value) {
                 names.insert(name.to_owned(), reference);
             }
         }
         Ok(value)
-    }
-}
-
-impl Drop for KeyCache {
-    fn drop(&mut self) {
-        for (_, reference) in self.names.get_mut().drain() {
-            // SAFETY: dropped on the JavaScript thread (with the settler's context) in its env.
-            unsafe { sys::napi_delete_reference(self.env, reference) };
-        }
     }
 }
 

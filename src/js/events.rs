@@ -10,7 +10,7 @@ use napi::sys;
 
 use crate::error::{Error, Result};
 use crate::js::convert::json_to_js;
-use crate::js::raw::{self, Env, JsValue};
+use crate::js::raw::{self, Env, JsValue, Reference};
 use crate::payloads;
 use crate::pool::events::PoolEvent;
 use crate::pool::shared::Lease;
@@ -33,34 +33,26 @@ impl Announce {
 }
 
 struct Target {
-    /// A weak reference to the emitter object.
-    object: sys::napi_ref,
+    /// Weak, so an emitter nobody else holds can be collected.
+    object: Reference,
     lease: Weak<Lease>,
 }
 
 /// The emitter objects of one settler, by index.
 pub(crate) struct Targets {
-    env: Env,
     list: RefCell<Vec<Target>>,
 }
 
 impl Targets {
-    pub(crate) fn new(env: Env) -> Targets {
+    pub(crate) fn new() -> Targets {
         Targets {
-            env,
             list: RefCell::new(Vec::new()),
         }
     }
 
     /// Registers `object` (weakly) as an emitter for the pool `lease` holds; returns its index.
     pub(crate) fn add(&self, env: Env, object: JsValue, lease: &std::sync::Arc<Lease>) -> Result<u32> {
-        let mut reference = ptr::null_mut();
-        // SAFETY: a live object of this env; a count of 0 makes the reference weak. It is
-        // deleted in Drop, on the JavaScript thread.
-        raw::check(
-            unsafe { sys::napi_create_reference(env, object, 0, &mut reference) },
-            "create_reference",
-        )?;
+        let reference = Reference::weak(env, object)?;
         let mut list = self.list.borrow_mut();
         list.push(Target {
             object: reference,
@@ -82,7 +74,8 @@ impl Targets {
             all.push(raw::string(env, name)?);
             all.extend_from_slice(args);
             let mut ignored = ptr::null_mut();
-            // SAFETY: valid env, function and arguments of this handle scope.
+            // SAFETY: `object`, `emit` (a function, checked above) and `all` belong to the settler's
+            // current scope (see raw.rs), and `all.len()` handles are readable at `all.as_ptr()`.
             raw::check(
                 unsafe { sys::napi_call_function(env, object, emit, all.len(), all.as_ptr(), &mut ignored) },
                 "emit",
@@ -90,19 +83,15 @@ impl Targets {
         };
         if attempt().is_err() {
             if let Some(thrown) = raw::take_exception(env) {
-                // SAFETY: valid env and a value it produced.
+                // SAFETY: `thrown` was just taken from this env's pending exception, so it is a live
+                // handle of the current scope; Node reports it as uncaught and returns.
                 unsafe { sys::napi_fatal_exception(env, thrown) };
             }
         }
     }
 
     fn object(&self, env: Env, target: u32) -> Option<JsValue> {
-        let list = self.list.borrow();
-        let reference = list.get(target as usize)?.object;
-        let mut value = ptr::null_mut();
-        // SAFETY: a reference made by `add` in this env, not yet deleted.
-        let status = unsafe { sys::napi_get_reference_value(env, reference, &mut value) };
-        (status == sys::Status::napi_ok && !value.is_null()).then_some(value)
+        self.list.borrow().get(target as usize)?.object.get(env).ok().flatten()
     }
 
     /// Emits a pool event on `target` as the original `SQLiteConnectionPool` named it.
@@ -141,13 +130,4 @@ impl Targets {
 /// An `Error` with `code`, as rejections carry.
 pub(crate) fn error(env: Env, e: &Error) -> Result<JsValue> {
     raw::error(env, e.code(), &e.to_string())
-}
-
-impl Drop for Targets {
-    fn drop(&mut self) {
-        for target in self.list.get_mut().drain(..) {
-            // SAFETY: dropped on the JavaScript thread (with the settler's context) in its env.
-            unsafe { sys::napi_delete_reference(self.env, target.object) };
-        }
-    }
 }

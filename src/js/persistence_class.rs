@@ -40,7 +40,7 @@ impl SwarmPersistencePooled {
             Ok(SwarmPersistencePooled {
                 core: Persistence::new(path, config),
                 settler: Settler::new(env.raw(), mode)?,
-                pool_object: raw::Held::new(env.raw()),
+                pool_object: raw::Held::new(),
             })
         })();
         made.map_err(|e: Error| raw::throw(env.raw(), &e))
@@ -422,7 +422,8 @@ impl SwarmPersistencePooled {
                 made.value
             }
         };
-        // SAFETY: a live value of this env, returned straight to JavaScript.
+        // SAFETY: `value` is fresh from `into_instance` or the strong reference, in this getter's
+        // env and scope, and napi-rs hands it to JavaScript before that scope closes.
         Ok(Some(unsafe { Unknown::from_raw_unchecked(e, value) }))
     }
 

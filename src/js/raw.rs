@@ -5,6 +5,7 @@
 //! are napi entry points or the settler's `call_js`, which run on the JavaScript thread with such
 //! an env.
 
+use std::cell::RefCell;
 use std::ffi::c_char;
 use std::ptr;
 
@@ -24,68 +25,80 @@ pub(crate) fn check(status: sys::napi_status, what: &str) -> Result<(), Error> {
     }
 }
 
+/// Runs an N-API call that writes its result through `&mut $slot` and returns that result. The
+/// caller writes the call's `unsafe` block itself, so each call carries its own SAFETY note.
 macro_rules! out {
     ($what:literal, |$slot:ident| $call:expr) => {{
         let mut $slot = ptr::null_mut();
-        check(unsafe { $call }, $what).map(|()| $slot)
+        check($call, $what).map(|()| $slot)
     }};
 }
 
 pub(crate) fn type_of(env: Env, v: JsValue) -> Result<i32, Error> {
     let mut t = 0;
+    // SAFETY: `env` and `v` meet the module contract; `t` is a local the call only writes.
     check(unsafe { sys::napi_typeof(env, v, &mut t) }, "typeof")?;
     Ok(t)
 }
 
 pub(crate) fn null(env: Env) -> Result<JsValue, Error> {
-    out!("get_null", |r| sys::napi_get_null(env, &mut r))
+    // SAFETY: `env` meets the module contract; the one pointer passed is the local out slot.
+    out!("get_null", |r| unsafe { sys::napi_get_null(env, &mut r) })
 }
 
 pub(crate) fn undefined(env: Env) -> Result<JsValue, Error> {
-    out!("get_undefined", |r| sys::napi_get_undefined(env, &mut r))
+    // SAFETY: `env` meets the module contract; `r` is a local out slot, nothing else is read.
+    out!("get_undefined", |r| unsafe { sys::napi_get_undefined(env, &mut r) })
 }
 
 pub(crate) fn boolean(env: Env, b: bool) -> Result<JsValue, Error> {
-    out!("get_boolean", |r| sys::napi_get_boolean(env, b, &mut r))
+    // SAFETY: `env` meets the module contract; `b` is passed by value, `r` is a local out slot.
+    out!("get_boolean", |r| unsafe { sys::napi_get_boolean(env, b, &mut r) })
 }
 
 pub(crate) fn number(env: Env, n: f64) -> Result<JsValue, Error> {
-    out!("create_double", |r| sys::napi_create_double(env, n, &mut r))
+    // SAFETY: `env` meets the module contract; any f64 is accepted, `r` is a local out slot.
+    out!("create_double", |r| unsafe { sys::napi_create_double(env, n, &mut r) })
 }
 
 pub(crate) fn bigint(env: Env, n: i64) -> Result<JsValue, Error> {
-    out!("create_bigint", |r| sys::napi_create_bigint_int64(env, n, &mut r))
+    // SAFETY: `env` meets the module contract; any i64 is accepted, `r` is a local out slot.
+    out!("create_bigint", |r| unsafe {
+        sys::napi_create_bigint_int64(env, n, &mut r)
+    })
 }
 
 pub(crate) fn string(env: Env, s: &str) -> Result<JsValue, Error> {
-    out!("create_string", |r| sys::napi_create_string_utf8(
-        env,
-        s.as_ptr().cast::<c_char>(),
-        s.len() as isize,
-        &mut r
-    ))
+    // SAFETY: `env` meets the module contract; `s` is valid UTF-8 readable for the explicit
+    // length passed (no NUL terminator needed), and N-API copies it before returning.
+    out!("create_string", |r| unsafe {
+        sys::napi_create_string_utf8(env, s.as_ptr().cast::<c_char>(), s.len() as isize, &mut r)
+    })
 }
 
 pub(crate) fn buffer(env: Env, bytes: &[u8]) -> Result<JsValue, Error> {
     let mut data = ptr::null_mut();
-    out!("create_buffer", |r| sys::napi_create_buffer_copy(
-        env,
-        bytes.len(),
-        bytes.as_ptr().cast(),
-        &mut data,
-        &mut r
-    ))
+    // SAFETY: `env` meets the module contract; N-API copies `bytes.len()` bytes from the borrowed
+    // slice during the call, and `data` and `r` are local out slots.
+    out!("create_buffer", |r| unsafe {
+        sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), &mut data, &mut r)
+    })
 }
 
 pub(crate) fn object(env: Env) -> Result<JsValue, Error> {
-    out!("create_object", |r| sys::napi_create_object(env, &mut r))
+    // SAFETY: `env` meets the module contract; the new object's handle lands in the local `r`.
+    out!("create_object", |r| unsafe { sys::napi_create_object(env, &mut r) })
 }
 
 pub(crate) fn array(env: Env, len: usize) -> Result<JsValue, Error> {
-    out!("create_array", |r| sys::napi_create_array_with_length(env, len, &mut r))
+    // SAFETY: `env` meets the module contract; `len` is only a length hint, `r` a local out slot.
+    out!("create_array", |r| unsafe {
+        sys::napi_create_array_with_length(env, len, &mut r)
+    })
 }
 
 pub(crate) fn set(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Result<(), Error> {
+    // SAFETY: `env` and the three handles meet the module contract; no pointer of ours is written.
     check(unsafe { sys::napi_set_property(env, obj, key, value) }, "set_property")
 }
 
@@ -104,6 +117,8 @@ pub(crate) fn define(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Re
             | sys::PropertyAttributes::configurable,
         data: ptr::null_mut(),
     };
+    // SAFETY: `env`, `obj` and the handles in `descriptor` meet the module contract; the count 1
+    // matches the one descriptor, which outlives the call, and its null `utf8name` defers to `name`.
     check(
         unsafe { sys::napi_define_properties(env, obj, 1, &descriptor) },
         "define_properties",
@@ -115,38 +130,49 @@ pub(crate) fn set_named(env: Env, obj: JsValue, key: &str, value: JsValue) -> Re
 }
 
 pub(crate) fn set_element(env: Env, arr: JsValue, index: u32, value: JsValue) -> Result<(), Error> {
+    // SAFETY: `env`, `arr` and `value` meet the module contract; the index is a plain integer.
     check(unsafe { sys::napi_set_element(env, arr, index, value) }, "set_element")
 }
 
 pub(crate) fn get_named(env: Env, obj: JsValue, key: &str) -> Result<JsValue, Error> {
     let k = string(env, key)?;
-    out!("get_property", |r| sys::napi_get_property(env, obj, k, &mut r))
+    // SAFETY: `obj` meets the module contract and `k` was just made in this scope; `r` is local.
+    out!("get_property", |r| unsafe {
+        sys::napi_get_property(env, obj, k, &mut r)
+    })
 }
 
 pub(crate) fn get_element(env: Env, arr: JsValue, index: u32) -> Result<JsValue, Error> {
-    out!("get_element", |r| sys::napi_get_element(env, arr, index, &mut r))
+    // SAFETY: `env` and `arr` meet the module contract; the element's handle goes to the local `r`.
+    out!("get_element", |r| unsafe {
+        sys::napi_get_element(env, arr, index, &mut r)
+    })
 }
 
 pub(crate) fn is_array(env: Env, v: JsValue) -> Result<bool, Error> {
     let mut b = false;
+    // SAFETY: `env` and `v` meet the module contract; `b` is a local bool the call writes.
     check(unsafe { sys::napi_is_array(env, v, &mut b) }, "is_array")?;
     Ok(b)
 }
 
 pub(crate) fn array_len(env: Env, v: JsValue) -> Result<u32, Error> {
     let mut n = 0;
+    // SAFETY: `env` and `v` meet the module contract; `n` is a local u32 the call writes.
     check(unsafe { sys::napi_get_array_length(env, v, &mut n) }, "array_length")?;
     Ok(n)
 }
 
 pub(crate) fn get_f64(env: Env, v: JsValue) -> Result<f64, Error> {
     let mut n = 0.0;
+    // SAFETY: `env` and `v` meet the module contract; a non-number is a status, not a bad read.
     check(unsafe { sys::napi_get_value_double(env, v, &mut n) }, "get_double")?;
     Ok(n)
 }
 
 pub(crate) fn get_bool(env: Env, v: JsValue) -> Result<bool, Error> {
     let mut b = false;
+    // SAFETY: `env` and `v` meet the module contract; a non-boolean is a status, not a bad read.
     check(unsafe { sys::napi_get_value_bool(env, v, &mut b) }, "get_bool")?;
     Ok(b)
 }
@@ -154,6 +180,7 @@ pub(crate) fn get_bool(env: Env, v: JsValue) -> Result<bool, Error> {
 /// A BigInt as i64, or None when it does not fit.
 pub(crate) fn get_bigint(env: Env, v: JsValue) -> Result<Option<i64>, Error> {
     let (mut n, mut lossless) = (0i64, false);
+    // SAFETY: `env` and `v` meet the module contract; `n` and `lossless` are locals it writes.
     check(
         unsafe { sys::napi_get_value_bigint_int64(env, v, &mut n, &mut lossless) },
         "get_bigint",
@@ -163,12 +190,15 @@ pub(crate) fn get_bigint(env: Env, v: JsValue) -> Result<Option<i64>, Error> {
 
 pub(crate) fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
     let mut len = 0usize;
+    // SAFETY: `env` and `v` meet the module contract; a null buffer asks only for the length.
     check(
         unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) },
         "string_length",
     )?;
     let mut buf = vec![0u8; len + 1];
     let mut written = 0usize;
+    // SAFETY: `buf` is writable for the `buf.len()` bytes passed, and N-API writes at most that
+    // many (terminating NUL included); `env` and `v` meet the module contract.
     check(
         unsafe { sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written) },
         "get_string",
@@ -186,12 +216,15 @@ pub(crate) fn get_string(env: Env, v: JsValue) -> Result<String, Error> {
 /// Refuses a string holding a lone surrogate (text that is not valid Unicode).
 fn check_utf16(env: Env, v: JsValue) -> Result<(), Error> {
     let mut len = 0usize;
+    // SAFETY: `env` and `v` meet the module contract; a null buffer asks only for the length.
     check(
         unsafe { sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut len) },
         "string_length",
     )?;
     let mut units = vec![0u16; len + 1];
     let mut written = 0usize;
+    // SAFETY: `units` is writable for the `units.len()` code units passed, the most N-API writes
+    // (terminating NUL included); `env` and `v` meet the module contract.
     check(
         unsafe { sys::napi_get_value_string_utf16(env, v, units.as_mut_ptr(), units.len(), &mut written) },
         "get_string_utf16",
@@ -211,12 +244,14 @@ fn check_utf16(env: Env, v: JsValue) -> Result<(), Error> {
 /// and would not come back as what was passed.
 pub(crate) fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> {
     let mut is_typed = false;
+    // SAFETY: `env` and `v` meet the module contract; `is_typed` is a local bool the call writes.
     check(
         unsafe { sys::napi_is_typedarray(env, v, &mut is_typed) },
         "is_typedarray",
     )?;
     if is_typed {
         let (mut kind, mut len, mut data, mut ab, mut offset) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+        // SAFETY: `v` is a typed array (checked above) of this scope; all five out slots are locals.
         check(
             unsafe { sys::napi_get_typedarray_info(env, v, &mut kind, &mut len, &mut data, &mut ab, &mut offset) },
             "typedarray_info",
@@ -226,9 +261,12 @@ pub(crate) fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> 
                 "only a Buffer or Uint8Array is stored as a BLOB; convert other typed arrays with Buffer.from(array.buffer, array.byteOffset, array.byteLength)",
             ));
         }
-        return Ok(Some(copy_bytes(data.cast_const().cast(), len)));
+        // SAFETY: for a Uint8Array N-API reports `len` bytes at `data` (offset applied) inside `v`'s
+        // buffer, which this handle scope keeps alive; no JavaScript runs while they are copied.
+        return Ok(Some(unsafe { copy_bytes(data.cast_const().cast(), len) }));
     }
     let mut is_view = false;
+    // SAFETY: `env` and `v` meet the module contract; `is_view` is a local bool the call writes.
     check(unsafe { sys::napi_is_dataview(env, v, &mut is_view) }, "is_dataview")?;
     if is_view {
         return Err(Error::invalid(
@@ -238,31 +276,43 @@ pub(crate) fn get_bytes(env: Env, v: JsValue) -> Result<Option<Vec<u8>>, Error> 
     Ok(None)
 }
 
-fn copy_bytes(data: *const u8, len: usize) -> Vec<u8> {
+/// Copies `len` bytes at `data` (nothing when `data` is null, as for a detached buffer).
+///
+/// # Safety
+/// Unless `data` is null, it must point to `len` readable, initialized bytes that nothing
+/// changes or frees during the call.
+unsafe fn copy_bytes(data: *const u8, len: usize) -> Vec<u8> {
     if data.is_null() || len == 0 {
         return Vec::new();
     }
-    // SAFETY: N-API reported `len` readable bytes at `data`, owned by a live JS object that this
-    // call's handle scope keeps alive while we copy.
+    // SAFETY: non-null here, and the caller promises `len` readable bytes at `data` that stay
+    // untouched while they are copied.
     unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
 }
 
 /// Own enumerable string keys of an object, like `Object.keys`.
 pub(crate) fn own_keys(env: Env, obj: JsValue) -> Result<Vec<(String, JsValue)>, Error> {
-    let keys = out!("property_names", |r| sys::napi_get_all_property_names(
-        env,
-        obj,
-        sys::KeyCollectionMode::own_only,
-        sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
-        sys::KeyConversion::numbers_to_strings,
-        &mut r
-    ))?;
+    // SAFETY: `env` and `obj` meet the module contract; the mode, filter and conversion are valid
+    // enum values, and the names array's handle lands in the local `r`.
+    let keys = out!("property_names", |r| unsafe {
+        sys::napi_get_all_property_names(
+            env,
+            obj,
+            sys::KeyCollectionMode::own_only,
+            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+            sys::KeyConversion::numbers_to_strings,
+            &mut r,
+        )
+    })?;
     let n = array_len(env, keys)?;
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
         let key = get_element(env, keys, i)?;
         let name = get_string(env, key)?;
-        let value = out!("get_property", |r| sys::napi_get_property(env, obj, key, &mut r))?;
+        // SAFETY: `key` came from the names array in this scope and `obj` meets the module contract.
+        let value = out!("get_property", |r| unsafe {
+            sys::napi_get_property(env, obj, key, &mut r)
+        })?;
         out.push((name, value));
     }
     Ok(out)
@@ -271,7 +321,8 @@ pub(crate) fn own_keys(env: Env, obj: JsValue) -> Result<Vec<(String, JsValue)>,
 /// `new Error(message)` with `code` set.
 pub(crate) fn error(env: Env, code: &str, message: &str) -> Result<JsValue, Error> {
     let (c, m) = (string(env, code)?, string(env, message)?);
-    out!("create_error", |r| sys::napi_create_error(env, c, m, &mut r))
+    // SAFETY: `c` and `m` are strings just made in this scope, as N-API requires; `r` is local.
+    out!("create_error", |r| unsafe { sys::napi_create_error(env, c, m, &mut r) })
 }
 
 /// Throws an `Error` with `code`; napi-rs then sees the pending exception and adds nothing.
@@ -279,37 +330,34 @@ pub(crate) fn throw(env: Env, err: &Error) -> napi::Error {
     let err = absorb(env, err.clone());
     let err = &err;
     if let Ok(e) = error(env, err.code(), &err.to_string()) {
+        // SAFETY: `e` is an Error just made in this env and scope; throwing only marks it pending.
         unsafe { sys::napi_throw(env, e) };
     }
     napi::Error::new(napi::Status::PendingException, err.to_string())
 }
 
 pub(crate) fn global(env: Env) -> Result<JsValue, Error> {
-    out!("get_global", |r| sys::napi_get_global(env, &mut r))
+    // SAFETY: `env` meets the module contract; the global object's handle lands in the local `r`.
+    out!("get_global", |r| unsafe { sys::napi_get_global(env, &mut r) })
 }
 
 /// `function(...args)` with `undefined` as `this`.
 pub(crate) fn call(env: Env, function: JsValue, args: &[JsValue]) -> Result<JsValue, Error> {
     let this = undefined(env)?;
-    out!("call_function", |r| sys::napi_call_function(
-        env,
-        this,
-        function,
-        args.len(),
-        args.as_ptr(),
-        &mut r
-    ))
+    // SAFETY: `this`, `function` and every handle in `args` belong to this scope (module
+    // contract), and `args.len()` handles are readable at `args.as_ptr()` during the call.
+    out!("call_function", |r| unsafe {
+        sys::napi_call_function(env, this, function, args.len(), args.as_ptr(), &mut r)
+    })
 }
 
 /// `new constructor(...args)`.
 pub(crate) fn construct(env: Env, constructor: JsValue, args: &[JsValue]) -> Result<JsValue, Error> {
-    out!("new_instance", |r| sys::napi_new_instance(
-        env,
-        constructor,
-        args.len(),
-        args.as_ptr(),
-        &mut r
-    ))
+    // SAFETY: `constructor` and the `args.len()` handles readable at `args.as_ptr()` belong to
+    // this scope (module contract); the new object's handle lands in the local `r`.
+    out!("new_instance", |r| unsafe {
+        sys::napi_new_instance(env, constructor, args.len(), args.as_ptr(), &mut r)
+    })
 }
 
 /// When reading an argument ran JavaScript that threw (a getter, a Proxy trap, `toJSON`), the
@@ -329,11 +377,13 @@ pub(crate) fn absorb(env: Env, err: Error) -> Error {
 /// Takes the pending exception, if any, and returns what was thrown.
 pub(crate) fn take_exception(env: Env) -> Option<JsValue> {
     let mut pending = false;
+    // SAFETY: `env` meets the module contract; `pending` is a local bool the call writes.
     unsafe { sys::napi_is_exception_pending(env, &mut pending) };
     if !pending {
         return None;
     }
     let mut thrown = ptr::null_mut();
+    // SAFETY: `env` meets the module contract; the thrown value's handle lands in the local slot.
     unsafe { sys::napi_get_and_clear_last_exception(env, &mut thrown) };
     Some(thrown)
 }
@@ -345,14 +395,11 @@ pub(crate) fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>,
         let json = get_named(env, global(env)?, "JSON")?;
         let stringify = get_named(env, json, "stringify")?;
         let args = [value];
-        out!("call_function", |r| sys::napi_call_function(
-            env,
-            json,
-            stringify,
-            1,
-            args.as_ptr(),
-            &mut r
-        ))
+        // SAFETY: `json`, `stringify` and `value` belong to this scope (module contract), and the
+        // count 1 matches the one-element `args`, which outlives the call.
+        out!("call_function", |r| unsafe {
+            sys::napi_call_function(env, json, stringify, 1, args.as_ptr(), &mut r)
+        })
     };
     match attempt() {
         Ok(text) => match type_of(env, text) {
@@ -378,6 +425,7 @@ pub(crate) struct HandleScope {
 impl HandleScope {
     pub(crate) fn open(env: Env) -> HandleScope {
         let mut scope = ptr::null_mut();
+        // SAFETY: `env` meets the module contract; the scope handle lands in the local `scope`.
         unsafe { sys::napi_open_handle_scope(env, &mut scope) };
         HandleScope { env, scope }
     }
@@ -386,55 +434,81 @@ impl HandleScope {
 impl Drop for HandleScope {
     fn drop(&mut self) {
         if !self.scope.is_null() {
+            // SAFETY: opened by `open` in this env; guards are locals, so scopes close innermost first.
             unsafe { sys::napi_close_handle_scope(self.env, self.scope) };
         }
     }
 }
 
-/// One JavaScript value kept alive by a strong reference until this is dropped (on the
-/// JavaScript thread, as the binding objects holding it are).
-pub(crate) struct Held {
+/// A reference to one JavaScript value that outlives handle scopes: a strong one keeps the value
+/// alive, a weak one lets it be collected. It is deleted on drop with the env it was made in, so
+/// it must be dropped on the JavaScript thread while that env lives; its holders (the settler's
+/// caches and emitters, the binding objects) are only dropped there, by their finalizers.
+pub(crate) struct Reference {
     env: Env,
-    reference: std::cell::Cell<sys::napi_ref>,
+    raw: sys::napi_ref,
+}
+
+impl Reference {
+    /// A reference that keeps `value` alive until it is dropped.
+    pub(crate) fn strong(env: Env, value: JsValue) -> Result<Reference, Error> {
+        Reference::new(env, value, 1)
+    }
+
+    /// A reference that does not keep `value` alive; `get` gives None once it was collected.
+    pub(crate) fn weak(env: Env, value: JsValue) -> Result<Reference, Error> {
+        Reference::new(env, value, 0)
+    }
+
+    fn new(env: Env, value: JsValue, count: u32) -> Result<Reference, Error> {
+        // SAFETY: `env` and `value` meet the module contract; `r` is a local out slot, and the
+        // reference it receives is deleted exactly once, in Drop.
+        let raw = out!("create_reference", |r| unsafe {
+            sys::napi_create_reference(env, value, count, &mut r)
+        })?;
+        Ok(Reference { env, raw })
+    }
+
+    /// The value in the current handle scope: None once a weak reference's value was collected,
+    /// Err when N-API refused the call.
+    pub(crate) fn get(&self, env: Env) -> Result<Option<JsValue>, Error> {
+        // SAFETY: `self.raw` was made in this env by `new` and is only deleted when `self` drops;
+        // `env` is the current call's (module contract), so the handle lands in its scope.
+        let value = out!("get_reference_value", |r| unsafe {
+            sys::napi_get_reference_value(env, self.raw, &mut r)
+        })?;
+        Ok((!value.is_null()).then_some(value))
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was made in `self.env` and this is its one deletion; the type's contract
+        // puts this drop on the JavaScript thread while that env lives.
+        unsafe { sys::napi_delete_reference(self.env, self.raw) };
+    }
+}
+
+/// One JavaScript value kept alive by a strong [`Reference`] until this is dropped, or nothing.
+pub(crate) struct Held {
+    reference: RefCell<Option<Reference>>,
 }
 
 impl Held {
-    pub(crate) fn new(env: Env) -> Held {
+    pub(crate) fn new() -> Held {
         Held {
-            env,
-            reference: std::cell::Cell::new(ptr::null_mut()),
+            reference: RefCell::new(None),
         }
     }
 
     pub(crate) fn get(&self, env: Env) -> Option<JsValue> {
-        let reference = self.reference.get();
-        if reference.is_null() {
-            return None;
-        }
-        let mut value = ptr::null_mut();
-        let status = unsafe { sys::napi_get_reference_value(env, reference, &mut value) };
-        (status == sys::Status::napi_ok && !value.is_null()).then_some(value)
+        self.reference.borrow().as_ref()?.get(env).ok().flatten()
     }
 
     /// Keeps `value`; if it cannot be referenced, later `get`s return None and callers remake it.
     pub(crate) fn set(&self, env: Env, value: JsValue) {
-        self.release();
-        let mut reference = ptr::null_mut();
-        if unsafe { sys::napi_create_reference(env, value, 1, &mut reference) } == sys::Status::napi_ok {
-            self.reference.set(reference);
-        }
-    }
-
-    fn release(&self) {
-        let reference = self.reference.replace(ptr::null_mut());
-        if !reference.is_null() {
-            unsafe { sys::napi_delete_reference(self.env, reference) };
-        }
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.release();
+        // Deleted first so that at most one reference exists at a time.
+        drop(self.reference.take());
+        *self.reference.borrow_mut() = Reference::strong(env, value).ok();
     }
 }

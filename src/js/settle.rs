@@ -176,6 +176,11 @@ impl MainSide {
     }
 }
 
+/// The threadsafe function's `call_js`: settles what pool threads queued.
+///
+/// # Safety
+/// Only Node calls this, on the JavaScript thread, with that thread's `env` (null while the
+/// function is torn down with the environment) and the `context` given in `Settler::new`.
 unsafe extern "C" fn call_js(env: Env, _callback: JsValue, context: *mut c_void, _data: *mut c_void) {
     if env.is_null() || context.is_null() {
         return; // the function is being torn down with the environment
@@ -217,7 +222,7 @@ unsafe fn drain(env: Env, main_ptr: *const MainSide) {
         q.ready.extend(newer);
     }
     main.adjust_pending(-(count as isize));
-    // SAFETY: as for this function.
+    // SAFETY: `env` and `main_ptr` are this function's own, bound by the same contract.
     if unsafe { schedule_resume(env, main_ptr) }.is_err() {
         // Cannot yield (environment shutting down): hand the next wake-up back to pool threads.
         let mut q = main.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -287,8 +292,16 @@ unsafe fn schedule_resume(env: Env, main_ptr: *const MainSide) -> Result<()> {
 }
 
 /// Runs on a libuv pool thread; there is nothing to do there, the hop itself is the point.
+///
+/// # Safety
+/// None needed: it touches neither argument; it is `unsafe` only to fit N-API's callback type.
 unsafe extern "C" fn resume_execute(_env: Env, _data: *mut c_void) {}
 
+/// Frees a finished resume and drains again if results arrived meanwhile.
+///
+/// # Safety
+/// Only Node calls this, once per work item queued by `schedule_resume`, on the JavaScript
+/// thread: `data` is that item's `Resume`, whose strong count keeps its `MainSide` alive.
 unsafe extern "C" fn resume_complete(env: Env, status: sys::napi_status, data: *mut c_void) {
     // SAFETY: `data` is the `Resume` leaked in `schedule_resume`; Node calls this once.
     let resume = unsafe { Box::from_raw(data.cast::<Resume>()) };
@@ -314,6 +327,11 @@ unsafe extern "C" fn resume_complete(env: Env, status: sys::napi_status, data: *
     unsafe { Rc::decrement_strong_count(main_ptr) };
 }
 
+/// Frees the JavaScript-thread side once Node is done with the threadsafe function.
+///
+/// # Safety
+/// Only Node calls this, once per threadsafe function, after its last `call_js`: `data` is the
+/// `Rc::into_raw` pointer made in `Settler::new`, whose count this takes back.
 unsafe extern "C" fn finalize(_env: Env, data: *mut c_void, _hint: *mut c_void) {
     // SAFETY: `data` is the pointer from `Rc::into_raw` in `Settler::new`, finalized once.
     let main = unsafe { Rc::from_raw(data as *const MainSide) };
@@ -342,7 +360,7 @@ impl Settler {
             tsfn: Cell::new(ptr::null_mut()),
             shared: Arc::clone(&shared),
             deferreds: RefCell::new(Vec::new()),
-            targets: Targets::new(env),
+            targets: Targets::new(),
             free: RefCell::new(Vec::new()),
             pending: Cell::new(0),
             mode,
@@ -392,6 +410,8 @@ impl Settler {
     pub(crate) fn announced(&self, announce: Option<(u32, Announce)>) -> Result<(Completion, JsValue)> {
         let env = self.main.env;
         let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: napi methods of objects made in the settler's env call this on its JavaScript
+        // thread, so `env` is live; both out slots are locals.
         raw::check(
             unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) },
             "create_promise",

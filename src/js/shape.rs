@@ -10,12 +10,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ptr;
-
-use napi::sys;
 
 use crate::error::Result;
-use crate::js::raw::{self, Env, JsValue};
+use crate::js::raw::{self, Env, JsValue, Reference};
 
 /// Column sets remembered; past this, new shapes are built key by key.
 const SHAPE_LIMIT: usize = 256;
@@ -23,17 +20,15 @@ const SHAPE_LIMIT: usize = 256;
 const MAX_KEYS: usize = 64;
 
 pub(crate) struct Shapes {
-    env: Env,
-    /// Keys joined by NUL → the maker, or None when this shape is built key by key.
-    makers: RefCell<HashMap<String, Option<sys::napi_ref>>>,
+    /// Keys joined by NUL → the maker (held strongly), or None when this shape is built key by key.
+    makers: RefCell<HashMap<String, Option<Reference>>>,
     /// The lookup key being built, reused across calls.
     scratch: RefCell<String>,
 }
 
 impl Shapes {
-    pub(crate) fn new(env: Env) -> Shapes {
+    pub(crate) fn new() -> Shapes {
         Shapes {
-            env,
             makers: RefCell::new(HashMap::new()),
             scratch: RefCell::new(String::new()),
         }
@@ -49,7 +44,7 @@ impl Shapes {
         }
         if let Some(found) = self.makers.borrow().get(id.as_str()) {
             return match found {
-                Some(reference) => reference_value(env, *reference),
+                Some(reference) => reference.get(env),
                 None => Ok(None),
             };
         }
@@ -57,28 +52,11 @@ impl Shapes {
             return Ok(None);
         }
         let made = compile(env, keys);
-        let reference = match made {
-            Some(f) => {
-                let mut reference = ptr::null_mut();
-                // SAFETY: a live value of this env; the reference is deleted in Drop.
-                let ok = unsafe { sys::napi_create_reference(env, f, 1, &mut reference) } == sys::Status::napi_ok;
-                ok.then_some(reference)
-            }
-            None => None,
-        };
+        let reference = made.and_then(|f| Reference::strong(env, f).ok());
+        let kept = reference.is_some();
         self.makers.borrow_mut().insert(id.clone(), reference);
-        Ok(reference.and(made))
+        Ok(made.filter(|_| kept))
     }
-}
-
-fn reference_value(env: Env, reference: sys::napi_ref) -> Result<Option<JsValue>> {
-    let mut value = ptr::null_mut();
-    // SAFETY: a strong reference created in this env by `maker`.
-    raw::check(
-        unsafe { sys::napi_get_reference_value(env, reference, &mut value) },
-        "get_reference_value",
-    )?;
-    Ok((!value.is_null()).then_some(value))
 }
 
 /// `new Function("a0", …, "return {…}")`, or None (any exception it threw is cleared).
@@ -112,13 +90,4 @@ fn compile<'k>(env: Env, keys: impl Iterator<Item = &'k str>) -> Option<JsValue>
 /// Calls a maker with one row's values.
 pub(crate) fn make(env: Env, maker: JsValue, values: &[JsValue]) -> Result<JsValue> {
     raw::call(env, maker, values)
-}
-
-impl Drop for Shapes {
-    fn drop(&mut self) {
-        for reference in self.makers.get_mut().drain().filter_map(|(_, r)| r) {
-            // SAFETY: dropped on the JavaScript thread (with the settler's context) in its env.
-            unsafe { sys::napi_delete_reference(self.env, reference) };
-        }
-    }
 }
