@@ -2,7 +2,7 @@
 
 use napi::sys::ValueType as T;
 
-use crate::config::{PoolConfig, RawValue, SETTINGS};
+use crate::config::{PoolConfig, RawValue, OPTIONS};
 use crate::error::{Error, Result};
 use crate::js::convert::IntegerMode;
 use crate::js::raw::{self, Env, JsValue};
@@ -18,7 +18,7 @@ pub(crate) fn read_config(env: Env, options: Option<JsValue>) -> Result<(PoolCon
         T::napi_object => {}
         _ => return Err(Error::config("options", "must be an object")),
     }
-    for setting in SETTINGS {
+    for setting in OPTIONS {
         let v = raw::get_named(env, options, setting.option)?;
         let value = match raw::type_of(env, v)? {
             T::napi_undefined | T::napi_null => continue,
