@@ -25,11 +25,11 @@ use crate::payloads;
 use crate::pool::events::EventSink;
 use crate::pool::job::Completion;
 use crate::pool::job::Output;
+use crate::pool::lanes::Lane;
 use crate::pool::session::{Command, Ended, Kind};
 use crate::pool::shared::Lease;
 use crate::pool::snapshot::PoolSnapshot;
 use crate::pool::sql::{Fetch, Statement};
-use crate::pool::thread::Lane;
 use crate::pool::Pool;
 
 /// Leases the pool of `path` (opening it if this process has none) and makes sure environment

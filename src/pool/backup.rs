@@ -14,9 +14,11 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::clock::{iso8601, unix_ms};
 use crate::error::{Error, Result};
+use crate::pool::context::ThreadContext;
 use crate::pool::job::{Completion, Job, Output, Work};
+use crate::pool::lanes::Lane;
+use crate::pool::periodic::{every, spawn_named};
 use crate::pool::snapshot::BackupSnapshot;
-use crate::pool::thread::{every, spawn_named, Lane, ThreadContext};
 use crate::pool::{registry, Pool};
 use crate::sqlite::open::open_reader;
 

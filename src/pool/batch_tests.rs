@@ -6,9 +6,9 @@ use crossbeam_channel::{bounded, unbounded, Receiver};
 use rusqlite::Connection;
 
 use super::job::{Completion, Output};
+use super::lanes::Lane;
 use super::sql::{wait, Fetch};
 use super::tests::{close, count, open, write};
-use super::thread::Lane;
 use super::Pool;
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};

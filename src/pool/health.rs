@@ -12,9 +12,11 @@ use crate::clock::unix_ms;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use crate::error::{Error, Result};
+use crate::pool::context::ThreadContext;
 use crate::pool::events::PoolEvent;
 use crate::pool::job::{Completion, Output};
-use crate::pool::thread::{spawn_named, Lane, Ping, ThreadContext};
+use crate::pool::lanes::Lane;
+use crate::pool::periodic::spawn_named;
 
 #[derive(Debug)]
 pub struct HealthState {
@@ -38,6 +40,19 @@ impl HealthState {
             writer_answering: AtomicBool::new(true),
         })
     }
+}
+
+/// A health probe sent on a thread's own control channel; the answer goes to `reply`, never
+/// through a job's completion, so it cannot be mistaken for a query's result.
+pub struct Ping {
+    pub reply: Sender<PingReply>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PingReply {
+    pub lane: Lane,
+    pub index: usize,
+    pub ok: bool,
 }
 
 /// One pool thread's control channel, as the health thread sees it.

@@ -7,18 +7,21 @@
 //! refuses queued jobs first.
 
 pub mod backup;
+pub mod context;
 pub mod events;
 pub mod health;
 pub mod job;
+pub mod lanes;
+pub mod periodic;
 mod priority;
 pub mod readers;
 pub mod registry;
+pub mod repair;
 pub mod session;
 pub mod shared;
 pub mod snapshot;
 pub mod sql;
 pub mod stats;
-pub mod thread;
 pub mod wal;
 pub mod writer;
 
@@ -30,13 +33,16 @@ use crossbeam_channel::{bounded, unbounded, Sender, TrySendError};
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::sqlite::deadline::Deadline;
-use crate::sqlite::open::{open_reader, open_writer, DbPath};
+use crate::sqlite::guard::Role;
+use crate::sqlite::open::DbPath;
 use backup::BackupScheduler;
+use context::ThreadContext;
 use health::{HealthMonitor, HealthState, Probe};
 use job::{Completion, Job, Output};
+use lanes::Lane;
 use readers::ReaderThread;
+use repair::{Connector, Slot, SqliteConnector};
 use stats::Stats;
-use thread::{Lane, ThreadContext};
 use wal::{ReadGate, WalControl};
 use writer::WriterThread;
 
@@ -81,54 +87,57 @@ pub struct Pool {
 impl Pool {
     /// Opens every connection (so a bad path or a corrupt file fails here) and starts the threads.
     pub fn open(path: &str, config: PoolConfig) -> Result<Arc<Pool>> {
+        Pool::open_with(path, config, Arc::new(SqliteConnector))
+    }
+
+    /// As `open`, with connections made and checked by `connector` (tests inject faults so).
+    pub fn open_with(path: &str, config: PoolConfig, connector: Arc<dyn Connector>) -> Result<Arc<Pool>> {
         let db = DbPath::resolve(path)?;
         // Registered before the file is opened, so a backup can never rename a copy over it.
         registry::remember(&db.path)?;
         let opened = db.clone();
-        Pool::start(db, config).inspect_err(|_| {
+        Pool::start(db, config, connector).inspect_err(|_| {
             registry::forget(&opened.path);
             opened.remove_if_ephemeral()
         })
     }
 
-    fn start(mut db: DbPath, config: PoolConfig) -> Result<Arc<Pool>> {
-        let stats = Arc::new(Stats::default());
-        let mut writer_conn = open_writer(&db, &config)?;
-        wal::install_hook(&mut writer_conn, Arc::clone(&stats), config.wal_limit)?;
+    fn start(mut db: DbPath, config: PoolConfig, connector: Arc<dyn Connector>) -> Result<Arc<Pool>> {
+        // The writer creates the file, so its identity can be pinned before anyone else opens it.
+        let writer_conn = connector.open(Role::Writer, &db, &config)?;
         db.pin();
-        let mut conns = Vec::new();
-        for i in 0..config.max_readers + config.max_workers {
-            let lane = if i < config.max_readers {
-                Lane::Read
-            } else {
-                Lane::Worker
-            };
-            conns.push((lane, open_reader(&db, &config)?));
-        }
         let (gate, wal_woken) = ReadGate::new();
         let ctx = Arc::new(ThreadContext {
             db,
             config: config.clone(),
-            stats,
+            stats: Arc::new(Stats::default()),
             abort: Default::default(),
             backups: Default::default(),
             gate: Arc::clone(&gate),
             // Set once every thread runs; until then a failure is undone by `open`.
             registered: std::sync::atomic::AtomicBool::new(false),
             listeners: Default::default(),
+            connector,
         });
+        let writer_slot = Slot::adopt(&ctx, Role::Writer, writer_conn)?;
+        let mut slots = Vec::new();
+        for i in 0..config.max_readers + config.max_workers {
+            let (lane, index) = if i < config.max_readers {
+                (Lane::Read, i)
+            } else {
+                (Lane::Worker, i - config.max_readers)
+            };
+            slots.push((lane, index, Slot::open(&ctx, Role::Reader)?));
+        }
         // Unbounded, so memory is taken as jobs arrive; `submit` enforces `maxQueue`.
         let (read_tx, read_rx) = unbounded();
         let (write_tx, write_rx) = unbounded();
         let (worker_tx, worker_rx) = unbounded();
         let mut threads = Vec::new();
         let mut probes = Vec::new();
-        let mut deadlines = Vec::new();
+        let mut deadlines = vec![Arc::clone(&writer_slot.deadline)];
 
         let (ping_tx, ping_rx) = bounded(4);
-        let deadline = Deadline::new();
-        deadline.install(&mut writer_conn)?;
-        deadlines.push(Arc::clone(&deadline));
         probes.push(Probe {
             lane: Lane::Write,
             pings: ping_tx,
@@ -136,38 +145,27 @@ impl Pool {
         let writer = WriterThread {
             jobs: write_rx.clone(),
             pings: ping_rx,
-            deadline,
-            conn: writer_conn,
-            broken: false,
+            slot: writer_slot,
             wal: WalControl::new(gate, wal_woken.clone()),
             wal_woken,
         };
         threads.push(writer.spawn(Arc::clone(&ctx))?);
 
-        for (index, (lane, mut conn)) in conns.into_iter().enumerate() {
+        for (lane, index, slot) in slots {
             let (ping_tx, ping_rx) = bounded(4);
-            let deadline = Deadline::new();
-            deadline.install(&mut conn)?;
-            deadlines.push(Arc::clone(&deadline));
+            deadlines.push(Arc::clone(&slot.deadline));
             probes.push(Probe { lane, pings: ping_tx });
             let jobs = if lane == Lane::Read {
                 read_rx.clone()
             } else {
                 worker_rx.clone()
             };
-            let index = if lane == Lane::Read {
-                index
-            } else {
-                index - config.max_readers
-            };
             let reader = ReaderThread {
                 lane,
                 index,
                 jobs,
                 pings: ping_rx,
-                deadline,
-                conn,
-                broken: false,
+                slot,
             };
             threads.push(reader.spawn(Arc::clone(&ctx))?);
         }
@@ -313,7 +311,7 @@ impl Pool {
         }
         self.stop_taking_work();
         let pool = Arc::clone(self);
-        if thread::spawn_named("sp-closer".into(), move || pool.finish_close()).is_err() {
+        if periodic::spawn_named("sp-closer".into(), move || pool.finish_close()).is_err() {
             self.finish_close();
         }
     }

@@ -9,11 +9,15 @@ use rusqlite::Connection;
 
 use super::backup::{backup_name, rotate};
 use super::job::Output;
+use super::lanes::Lane;
+use super::repair::{Connector, SqliteConnector};
 use super::sql::wait;
 use super::tests::{close, count, open, small_config, temp_path, write};
-use super::thread::Lane;
+use super::Pool;
 use crate::config::PoolConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::sqlite::guard::Role;
+use crate::sqlite::open::DbPath;
 use crate::sqlite::{Params, Value};
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes.
@@ -214,5 +218,122 @@ fn rotation_keeps_the_newest_of_its_own_files() -> Result<()> {
             "swarm-19700101T000004000Z.db"
         ]
     );
+    Ok(())
+}
+
+/// Connections as usual, with faults switched on by the test: opens refused (a broken connection
+/// cannot be replaced), probes failing (a connection found broken), probes hanging (a stuck
+/// thread), and a page quota on the writer (a full disk).
+#[derive(Default)]
+struct Faulty {
+    refuse_opens: AtomicBool,
+    fail_probes: AtomicBool,
+    hang_probes: AtomicBool,
+    writer_pages: AtomicI64,
+}
+
+impl Connector for Faulty {
+    fn open(&self, role: Role, db: &DbPath, config: &PoolConfig) -> Result<Connection> {
+        if self.refuse_opens.load(Relaxed) {
+            return Err(Error::Sqlite {
+                code: "SQLITE_CANTOPEN",
+                message: "injected: cannot open".into(),
+            });
+        }
+        let conn = SqliteConnector.open(role, db, config)?;
+        let pages = self.writer_pages.load(Relaxed);
+        if role == Role::Writer && pages > 0 {
+            crate::sqlite::guard::internal(|| conn.execute_batch(&format!("PRAGMA max_page_count = {pages}")))?;
+        }
+        Ok(conn)
+    }
+
+    fn probe(&self, conn: &Connection) -> bool {
+        while self.hang_probes.load(Relaxed) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        !self.fail_probes.load(Relaxed) && SqliteConnector.probe(conn)
+    }
+}
+
+fn faulty_pool(name: &str, faults: &Arc<Faulty>) -> Result<Arc<Pool>> {
+    let config = PoolConfig {
+        health_check_interval: Duration::from_millis(30),
+        ..small_config()
+    };
+    let connector: Arc<dyn Connector> = Arc::clone(faults) as Arc<dyn Connector>;
+    let pool = Pool::open_with(&temp_path(name), config, connector)?;
+    write(&pool, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)", Params::None)?;
+    Ok(pool)
+}
+
+#[test]
+fn an_injected_broken_connection_is_replaced_or_reported() -> Result<()> {
+    let faults = Arc::new(Faulty::default());
+    let pool = faulty_pool("inject-broken", &faults)?;
+    // Found broken and replaced at once: healthy, with the replacement counted.
+    faults.fail_probes.store(true, Relaxed);
+    assert!(eventually(Duration::from_secs(5), || pool
+        .stats()
+        .failed_connections
+        .load(Relaxed)
+        >= 1));
+    // Found broken and not replaceable: unhealthy until opening works again.
+    faults.refuse_opens.store(true, Relaxed);
+    assert!(
+        eventually(Duration::from_secs(5), || !pool.is_healthy()),
+        "never unhealthy"
+    );
+    faults.refuse_opens.store(false, Relaxed);
+    faults.fail_probes.store(false, Relaxed);
+    assert!(
+        eventually(Duration::from_secs(5), || pool.is_healthy()),
+        "never healthy again"
+    );
+    write(&pool, "INSERT INTO t(v) VALUES ('after')", Params::None)?;
+    assert_eq!(count(&pool)?, 1);
+    close(&pool);
+    Ok(())
+}
+
+#[test]
+fn an_injected_full_disk_fails_writes_then_health() -> Result<()> {
+    let faults = Arc::new(Faulty::default());
+    faults.writer_pages.store(8, Relaxed);
+    let pool = faulty_pool("inject-full", &faults)?;
+    let mut full = 0;
+    for i in 0..50 {
+        let blob = Params::Positional(vec![Value::Text("x".repeat(3000 + i))]);
+        if let Err(e) = write(&pool, "INSERT INTO t(v) VALUES (?)", blob) {
+            assert_eq!(e.code(), "SQLITE_FULL");
+            full += 1;
+        }
+    }
+    assert!(full >= 2, "{full} writes failed");
+    assert!(
+        !pool.is_healthy(),
+        "consecutive full-disk failures make the pool unhealthy"
+    );
+    assert!(pool.snapshot(false).writes.failing);
+    close(&pool);
+    Ok(())
+}
+
+#[test]
+fn an_injected_stuck_thread_makes_the_pool_unhealthy_until_it_answers() -> Result<()> {
+    let faults = Arc::new(Faulty::default());
+    let pool = faulty_pool("inject-stuck", &faults)?;
+    assert!(eventually(Duration::from_secs(5), || pool.is_healthy()));
+    faults.hang_probes.store(true, Relaxed);
+    assert!(
+        eventually(Duration::from_secs(5), || !pool.is_healthy()),
+        "a hanging probe never counted"
+    );
+    faults.hang_probes.store(false, Relaxed);
+    assert!(
+        eventually(Duration::from_secs(5), || pool.is_healthy()),
+        "never healthy again"
+    );
+    close(&pool);
     Ok(())
 }

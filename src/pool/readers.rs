@@ -8,18 +8,15 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{never, select, Receiver};
-use rusqlite::Connection;
 
 use crate::error::Result;
+use crate::pool::context::ThreadContext;
+use crate::pool::health::{Ping, PingReply};
 use crate::pool::job::Job;
-use crate::pool::thread::{check, recover, report_worker_fault, spawn_named, Lane, Ping, PingReply, ThreadContext};
-use crate::sqlite::deadline::Deadline;
+use crate::pool::lanes::Lane;
+use crate::pool::periodic::spawn_named;
+use crate::pool::repair::{report_worker_fault, Slot};
 use crate::sqlite::guard;
-use crate::sqlite::open::open_reader;
-
-fn open(ctx: &ThreadContext) -> Result<Connection> {
-    open_reader(&ctx.db, &ctx.config)
-}
 
 /// Most point reads one read transaction serves.
 const READ_BATCH: usize = 64;
@@ -29,10 +26,7 @@ pub struct ReaderThread {
     pub index: usize,
     pub jobs: Receiver<Job>,
     pub pings: Receiver<Ping>,
-    pub deadline: Arc<Deadline>,
-    pub conn: Connection,
-    /// A fault was seen and no fresh connection could be opened yet.
-    pub broken: bool,
+    pub slot: Slot,
 }
 
 impl ReaderThread {
@@ -88,14 +82,14 @@ impl ReaderThread {
         }
         if batch.len() > 1 {
             // If BEGIN fails the jobs simply run in autocommit mode, each its own transaction.
-            let _ = guard::internal(|| self.conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])));
+            let _ = guard::internal(|| self.slot.conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])));
         }
         for job in batch {
             self.execute(ctx, job);
         }
-        if !self.conn.is_autocommit() {
+        if !self.slot.conn.is_autocommit() {
             // A read transaction: ending it only releases the snapshot; it cannot lose data.
-            let _ = guard::internal(|| self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])));
+            let _ = guard::internal(|| self.slot.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])));
         }
         if let Some(job) = alone {
             self.execute(ctx, job);
@@ -115,14 +109,14 @@ impl ReaderThread {
         busy.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let mut job = job;
-        let (result, broken) = ctx.run(&self.conn, &self.deadline, &mut job.work);
+        let (result, broken) = ctx.run(&self.slot.conn, &self.slot.deadline, &mut job.work);
         busy.fetch_sub(1, Ordering::Relaxed);
         ctx.account(self.lane, job.queued_at, started.elapsed(), &result);
         if broken {
-            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
+            self.slot.recover(ctx);
             if self.lane == Lane::Worker {
                 if let Err(err) = &result {
-                    report_worker_fault(ctx, err, !self.broken);
+                    report_worker_fault(ctx, err, !self.slot.broken);
                 }
             }
         }
@@ -132,7 +126,7 @@ impl ReaderThread {
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
         let ok = {
             let _pass = ctx.gate.enter(self.lane);
-            check(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open)
+            self.slot.check(ctx)
         };
         let _ = ping.reply.send(PingReply {
             lane: self.lane,

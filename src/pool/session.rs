@@ -11,9 +11,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
+use crate::pool::context::ThreadContext;
 use crate::pool::job::{Completion, Job, Output};
+use crate::pool::lanes::Lane;
 use crate::pool::sql::{check_text, run_query, run_statement, Fetch};
-use crate::pool::thread::{Lane, ThreadContext};
 use crate::pool::Pool;
 use crate::sqlite::classify::{classify, StatementKind};
 use crate::sqlite::guard;

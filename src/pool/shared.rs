@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use crate::config::PoolConfig;
 use crate::error::Result;
 use crate::pool::job::{Completion, Job, Output};
+use crate::pool::lanes::Lane;
 use crate::pool::registry::real_path;
-use crate::pool::thread::Lane;
 use crate::pool::Pool;
 
 struct Entry {

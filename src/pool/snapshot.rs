@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::pool::backup::BackupInfo;
+use crate::pool::lanes::Lane;
 use crate::pool::stats::{HistogramSnapshot, LaneStats};
-use crate::pool::thread::Lane;
 use crate::pool::Pool;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Job, Output, WriteResult};
-use crate::pool::thread::Lane;
+use crate::pool::lanes::Lane;
 use crate::pool::Pool;
 use crate::sqlite::classify::{classify, first_keyword, is_blank, StatementKind};
 use crate::sqlite::guard;

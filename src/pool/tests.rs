@@ -7,8 +7,8 @@ use std::time::Duration;
 use crossbeam_channel::unbounded;
 
 use super::job::Output;
+use super::lanes::Lane;
 use super::sql::{wait, Fetch, Statement};
-use super::thread::Lane;
 use super::Pool;
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};

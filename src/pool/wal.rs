@@ -24,8 +24,8 @@ use crossbeam_channel::{Receiver, Sender};
 use rusqlite::Connection;
 
 use crate::error::Result;
+use crate::pool::lanes::Lane;
 use crate::pool::stats::Stats;
-use crate::pool::thread::Lane;
 use crate::sqlite::guard;
 
 /// Longest the writer waits for readers to leave their read transactions. Readers finish a batch

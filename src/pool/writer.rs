@@ -13,12 +13,14 @@ use crossbeam_channel::{never, select, Receiver};
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
+use crate::pool::context::ThreadContext;
+use crate::pool::health::{Ping, PingReply};
 use crate::pool::job::{Completion, Job, Output};
-use crate::pool::thread::{check, recover, spawn_named, Lane, Ping, PingReply, ThreadContext};
-use crate::pool::wal::{install_hook, WalControl};
-use crate::sqlite::deadline::Deadline;
+use crate::pool::lanes::Lane;
+use crate::pool::periodic::spawn_named;
+use crate::pool::repair::Slot;
+use crate::pool::wal::WalControl;
 use crate::sqlite::guard;
-use crate::sqlite::open::open_writer;
 
 /// How often an idle writer looks at the WAL.
 const MAINTENANCE_TICK: Duration = Duration::from_millis(500);
@@ -26,10 +28,7 @@ const MAINTENANCE_TICK: Duration = Duration::from_millis(500);
 pub struct WriterThread {
     pub jobs: Receiver<Job>,
     pub pings: Receiver<Ping>,
-    pub deadline: Arc<Deadline>,
-    pub conn: Connection,
-    /// A fault was seen and no fresh connection could be opened yet.
-    pub broken: bool,
+    pub slot: Slot,
     pub wal: WalControl,
     /// A reader or worker that held the WAL back has left.
     pub wal_woken: Receiver<()>,
@@ -78,13 +77,6 @@ impl Outcome {
     }
 }
 
-/// Opens the writer's connection with our checkpointing in place of SQLite's.
-pub fn open(ctx: &ThreadContext) -> Result<Connection> {
-    let mut conn = open_writer(&ctx.db, &ctx.config)?;
-    install_hook(&mut conn, Arc::clone(&ctx.stats), ctx.config.wal_limit)?;
-    Ok(conn)
-}
-
 impl WriterThread {
     pub fn spawn(self, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
         spawn_named("sp-writer".into(), move || self.run(&ctx))
@@ -126,15 +118,19 @@ impl WriterThread {
             }
         }
         // Leave a small WAL behind for whoever opens the file next.
-        let _ = guard::internal(|| self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())));
+        let _ = guard::internal(|| {
+            self.slot
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        });
     }
 
     /// True when the WAL is within its limit (when `idle`: empty) afterwards.
     fn maintain(&mut self, ctx: &ThreadContext, idle: bool) -> bool {
         let within = self
             .wal
-            .maintain(&self.conn, &ctx.db.path, &ctx.stats, ctx.config.wal_limit, idle);
-        let _ = self.conn.busy_timeout(ctx.config.busy_timeout);
+            .maintain(&self.slot.conn, &ctx.db.path, &ctx.stats, ctx.config.wal_limit, idle);
+        let _ = self.slot.conn.busy_timeout(ctx.config.busy_timeout);
         within && (!idle || ctx.stats.wal_bytes.load(Ordering::Relaxed) == 0)
     }
 
@@ -162,7 +158,7 @@ impl WriterThread {
     }
 
     fn control(&self, sql: &str) -> Result<()> {
-        guard::internal(|| exec(&self.conn, sql))
+        guard::internal(|| exec(&self.slot.conn, sql))
     }
 
     fn run_group(&mut self, ctx: &ThreadContext, jobs: Vec<Job>) {
@@ -210,11 +206,11 @@ impl WriterThread {
                 continue;
             }
             let ran = Instant::now();
-            let (result, job_broke) = ctx.run(&self.conn, &self.deadline, &mut job.work);
+            let (result, job_broke) = ctx.run(&self.slot.conn, &self.slot.deadline, &mut job.work);
             let ran = ran.elapsed();
             broken |= job_broke;
             outcome.saw(&result);
-            if self.conn.is_autocommit() {
+            if self.slot.conn.is_autocommit() {
                 // The job ended the whole transaction (INSERT OR ROLLBACK, RAISE(ROLLBACK), or
                 // SQLite rolling back on a full disk): it fails, and the work of the jobs before
                 // it in this transaction is gone with it.
@@ -284,7 +280,7 @@ impl WriterThread {
             .write_outcome(outcome.committed, outcome.environment_failure.as_ref());
         busy.fetch_sub(count, Ordering::Relaxed);
         if broken {
-            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
+            self.slot.recover(ctx);
         }
         for f in finished {
             ctx.account(Lane::Write, f.queued_at, f.exec, &f.result);
@@ -328,7 +324,7 @@ impl WriterThread {
 
     /// Rolls the open transaction back; every job that had succeeded in it fails with `err`.
     fn abandon(&self, tentative: &mut Vec<(Job, Duration, Result<Output>)>, finished: &mut Vec<Finished>, err: &Error) {
-        if !self.conn.is_autocommit() {
+        if !self.slot.conn.is_autocommit() {
             let _ = self.control("ROLLBACK");
         }
         for (job, ran, result) in tentative.drain(..) {
@@ -347,8 +343,8 @@ impl WriterThread {
         };
         ctx.stats.write.busy.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let (mut result, broken) = ctx.run(&self.conn, &self.deadline, &mut job.work);
-        if !self.conn.is_autocommit() {
+        let (mut result, broken) = ctx.run(&self.slot.conn, &self.slot.deadline, &mut job.work);
+        if !self.slot.conn.is_autocommit() {
             let _ = self.control("ROLLBACK");
         }
         if result.is_ok() && ctx.db.moved() {
@@ -361,7 +357,7 @@ impl WriterThread {
         );
         ctx.stats.write.busy.fetch_sub(1, Ordering::Relaxed);
         if broken {
-            recover(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
+            self.slot.recover(ctx);
         }
         ctx.account(Lane::Write, job.queued_at, started.elapsed(), &result);
         (job.done)(result);
@@ -369,7 +365,7 @@ impl WriterThread {
 
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
         // A moved file is not repaired by reopening: that would start an empty database.
-        let ok = !ctx.db.moved() && check(ctx, &mut self.conn, &self.deadline, &mut self.broken, &open);
+        let ok = !ctx.db.moved() && self.slot.check(ctx);
         let _ = ping.reply.send(PingReply {
             lane: Lane::Write,
             index: 0,

@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 
 use crate::error::Result;
 use crate::pool::job::{Completion, Output};
-use crate::pool::thread::Lane;
+use crate::pool::lanes::Lane;
 use crate::pool::Pool;
 use crate::sqlite::Records;
 
