@@ -17,6 +17,7 @@ use crate::pool::events::PoolEvent;
 use crate::pool::job::{Completion, Output};
 use crate::pool::lanes::Lane;
 use crate::pool::periodic::spawn_named;
+use crate::pool::workers::Workers;
 
 #[derive(Debug)]
 pub struct HealthState {
@@ -64,6 +65,8 @@ pub struct Probe {
 pub struct HealthMonitor {
     pub probes: Vec<Probe>,
     pub ctx: Arc<ThreadContext>,
+    /// Workers are checked directly: their connections are not owned by threads to ping.
+    pub workers: Arc<Workers>,
     pub state: Arc<HealthState>,
     pub interval: Duration,
     pub stop: Receiver<()>,
@@ -115,7 +118,10 @@ impl HealthMonitor {
         }
         drop(reply_tx);
         let until = Instant::now() + self.interval;
-        let (mut writer, mut readers, mut workers, mut answered) = (false, 0, 0, 0);
+        // Workers first, while the pinged threads answer: idle connections are probed here, and
+        // a job running longer than an interval counts as a stuck worker.
+        let workers = self.workers.check(&self.ctx, self.interval);
+        let (mut writer, mut readers, mut answered) = (false, 0, 0);
         while answered < expected {
             let left = until.saturating_duration_since(Instant::now());
             crossbeam_channel::select! {
@@ -125,8 +131,7 @@ impl HealthMonitor {
                         if reply.ok {
                             match reply.lane {
                                 Lane::Write => writer = true,
-                                Lane::Read => readers += 1,
-                                Lane::Worker => workers += 1,
+                                Lane::Read | Lane::Worker => readers += 1,
                             }
                         }
                     }
@@ -137,7 +142,8 @@ impl HealthMonitor {
             }
         }
         let total = |lane| self.probes.iter().filter(|p| p.lane == lane).count();
-        let healthy = writer && readers == total(Lane::Read) && workers == total(Lane::Worker);
+        let want_workers = self.ctx.config.max_workers;
+        let healthy = writer && readers == total(Lane::Read) && workers == want_workers;
         let s = &self.state;
         s.writer_answering.store(writer, Ordering::Relaxed);
         s.readers_answering.store(readers, Ordering::Relaxed);
@@ -147,7 +153,7 @@ impl HealthMonitor {
         s.checks.fetch_add(1, Ordering::Relaxed);
         let listeners = &self.ctx.listeners;
         if !healthy {
-            let (want_readers, want_workers) = (total(Lane::Read), total(Lane::Worker));
+            let want_readers = total(Lane::Read);
             listeners.emit(PoolEvent::HealthCheckError(Error::Internal(format!(
                 "health check: writer {}, {readers} of {want_readers} readers and {workers} of {want_workers} workers answered",
                 if writer { "answered" } else { "did not answer" }

@@ -23,6 +23,7 @@ pub mod snapshot;
 pub mod sql;
 pub mod stats;
 pub mod wal;
+pub mod workers;
 pub mod writer;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -44,22 +45,13 @@ use readers::ReaderThread;
 use repair::{Connector, Slot, SqliteConnector};
 use stats::Stats;
 use wal::{ReadGate, WalControl};
+use workers::Workers;
 use writer::WriterThread;
 
+/// The queues of the reader and writer threads (workers queue in their thread pool).
 struct Senders {
     read: Sender<Job>,
     write: Sender<Job>,
-    worker: Sender<Job>,
-}
-
-impl Senders {
-    fn lane(&self, lane: Lane) -> &Sender<Job> {
-        match lane {
-            Lane::Read => &self.read,
-            Lane::Write => &self.write,
-            Lane::Worker => &self.worker,
-        }
-    }
 }
 
 enum Lifecycle {
@@ -72,6 +64,7 @@ pub struct Pool {
     ctx: Arc<ThreadContext>,
     /// The queues' sending ends; taken at close, so the queues are freed once the threads end.
     senders: RwLock<Option<Senders>>,
+    workers: Arc<Workers>,
     lifecycle: Mutex<Lifecycle>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     health: Arc<HealthState>,
@@ -120,22 +113,17 @@ impl Pool {
             connector,
         });
         let writer_slot = Slot::adopt(&ctx, Role::Writer, writer_conn)?;
-        let mut slots = Vec::new();
-        for i in 0..config.max_readers + config.max_workers {
-            let (lane, index) = if i < config.max_readers {
-                (Lane::Read, i)
-            } else {
-                (Lane::Worker, i - config.max_readers)
-            };
-            slots.push((lane, index, Slot::open(&ctx, Role::Reader)?));
-        }
+        let readers = (0..config.max_readers)
+            .map(|_| Slot::open(&ctx, Role::Reader))
+            .collect::<Result<Vec<_>>>()?;
+        let workers = Arc::new(Workers::open(&ctx)?);
         // Unbounded, so memory is taken as jobs arrive; `submit` enforces `maxQueue`.
         let (read_tx, read_rx) = unbounded();
         let (write_tx, write_rx) = unbounded();
-        let (worker_tx, worker_rx) = unbounded();
         let mut threads = Vec::new();
         let mut probes = Vec::new();
         let mut deadlines = vec![Arc::clone(&writer_slot.deadline)];
+        deadlines.extend(workers.deadlines());
 
         let (ping_tx, ping_rx) = bounded(4);
         probes.push(Probe {
@@ -151,19 +139,16 @@ impl Pool {
         };
         threads.push(writer.spawn(Arc::clone(&ctx))?);
 
-        for (lane, index, slot) in slots {
+        for (index, slot) in readers.into_iter().enumerate() {
             let (ping_tx, ping_rx) = bounded(4);
             deadlines.push(Arc::clone(&slot.deadline));
-            probes.push(Probe { lane, pings: ping_tx });
-            let jobs = if lane == Lane::Read {
-                read_rx.clone()
-            } else {
-                worker_rx.clone()
-            };
+            probes.push(Probe {
+                lane: Lane::Read,
+                pings: ping_tx,
+            });
             let reader = ReaderThread {
-                lane,
                 index,
-                jobs,
+                jobs: read_rx.clone(),
                 pings: ping_rx,
                 slot,
             };
@@ -176,6 +161,7 @@ impl Pool {
         let monitor = HealthMonitor {
             probes,
             ctx: Arc::clone(&ctx),
+            workers: Arc::clone(&workers),
             state: Arc::clone(&health),
             interval: config.health_check_interval,
             stop: stop_rx,
@@ -198,8 +184,8 @@ impl Pool {
             senders: RwLock::new(Some(Senders {
                 read: read_tx,
                 write: write_tx,
-                worker: worker_tx,
             })),
+            workers,
             lifecycle: Mutex::new(Lifecycle::Open),
             threads: Mutex::new(threads),
             health,
@@ -259,7 +245,12 @@ impl Pool {
 
     pub fn queue_len(&self, lane: Lane) -> usize {
         let senders = self.senders.read().unwrap_or_else(|p| p.into_inner());
-        senders.as_ref().map_or(0, |s| s.lane(lane).len())
+        match (senders.as_ref(), lane) {
+            (None, _) => 0,
+            (Some(s), Lane::Read) => s.read.len(),
+            (Some(s), Lane::Write) => s.write.len(),
+            (Some(_), Lane::Worker) => self.workers.queued(),
+        }
     }
 
     /// Completes a job refused before it was queued (bad input, closed, full), counting it once
@@ -276,22 +267,27 @@ impl Pool {
     pub fn submit(&self, lane: Lane, job: Job) {
         let refused = {
             let senders = self.senders.read().unwrap_or_else(|p| p.into_inner());
-            match senders.as_ref().map(|s| s.lane(lane)) {
-                None => Some((Error::PoolClosed, job.done)),
-                Some(tx) if tx.len() >= self.ctx.config.max_queue => {
-                    let full = Error::QueueFull {
-                        queue: lane.name(),
-                        capacity: self.ctx.config.max_queue,
-                    };
-                    Some((full, job.done))
+            let full = || Error::QueueFull {
+                queue: lane.name(),
+                capacity: self.ctx.config.max_queue,
+            };
+            let queued = match (senders.as_ref(), lane) {
+                (None, _) => Err(job),
+                (Some(_), Lane::Worker) if self.workers.queued() >= self.ctx.config.max_queue => {
+                    return self.reject(lane, full(), job.done)
                 }
-                Some(tx) => match tx.try_send(job) {
-                    Ok(()) => None,
-                    Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
-                        Some((Error::PoolClosed, job.done))
+                (Some(_), Lane::Worker) => self.workers.submit(&self.ctx, job),
+                (Some(s), _) => {
+                    let tx = if lane == Lane::Read { &s.read } else { &s.write };
+                    if tx.len() >= self.ctx.config.max_queue {
+                        return self.reject(lane, full(), job.done);
                     }
-                },
-            }
+                    tx.try_send(job).map_err(|e| match e {
+                        TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
+                    })
+                }
+            };
+            queued.err().map(|job| (Error::PoolClosed, job.done))
         };
         if let Some((err, done)) = refused {
             self.reject(lane, err, done);
@@ -349,6 +345,7 @@ impl Pool {
         for t in threads {
             let _ = t.join();
         }
+        self.workers.close();
         self.ctx.release_files();
         let waiters = match std::mem::replace(&mut *lock(&self.lifecycle), Lifecycle::Closed) {
             Lifecycle::Closing(waiters) => waiters,

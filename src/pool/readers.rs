@@ -1,6 +1,5 @@
-//! Reader and worker threads: each owns a read-only connection and pulls jobs from its lane's
-//! shared queue. Workers are the same loop on their own queue, so heavy aggregates never delay
-//! point reads.
+//! Reader threads: each owns a read-only connection and pulls point reads from the readers'
+//! shared queue, serving those queued behind the first in one read transaction.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,14 +14,13 @@ use crate::pool::health::{Ping, PingReply};
 use crate::pool::job::Job;
 use crate::pool::lanes::Lane;
 use crate::pool::periodic::spawn_named;
-use crate::pool::repair::{report_worker_fault, Slot};
+use crate::pool::repair::Slot;
 use crate::sqlite::guard;
 
 /// Most point reads one read transaction serves.
 const READ_BATCH: usize = 64;
 
 pub struct ReaderThread {
-    pub lane: Lane,
     pub index: usize,
     pub jobs: Receiver<Job>,
     pub pings: Receiver<Ping>,
@@ -31,21 +29,18 @@ pub struct ReaderThread {
 
 impl ReaderThread {
     pub fn spawn(self, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
-        let name = format!("sp-{}-{}", self.lane.name(), self.index);
+        let name = format!("sp-read-{}", self.index);
         spawn_named(name, move || self.run(&ctx))
     }
 
     fn run(mut self, ctx: &ThreadContext) {
-        if self.lane == Lane::Worker {
-            crate::pool::priority::lower_current_thread();
-        }
         let mut pings = self.pings.clone();
         loop {
             select! {
                 recv(self.jobs) -> msg => match msg {
                     Ok(job) => {
-                        let _pass = ctx.gate.enter(self.lane);
-                        if self.lane == Lane::Read && !job.alone {
+                        let _pass = ctx.gate.enter(Lane::Read);
+                        if !job.alone {
                             self.execute_batch(ctx, job)
                         } else {
                             self.execute(ctx, job)
@@ -97,39 +92,34 @@ impl ReaderThread {
     }
 
     fn execute(&mut self, ctx: &ThreadContext, job: Job) {
-        let job = match ctx.admit(self.lane, job) {
+        let job = match ctx.admit(Lane::Read, job) {
             Ok(job) => job,
             Err((job, err)) => {
                 ctx.stats.count_error(err.code());
-                ctx.lane(self.lane).failed.fetch_add(1, Ordering::Relaxed);
+                ctx.lane(Lane::Read).failed.fetch_add(1, Ordering::Relaxed);
                 return (job.done)(Err(err));
             }
         };
-        let busy = &ctx.lane(self.lane).busy;
+        let busy = &ctx.lane(Lane::Read).busy;
         busy.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let mut job = job;
         let (result, broken) = ctx.run(&self.slot.conn, &self.slot.deadline, &mut job.work);
         busy.fetch_sub(1, Ordering::Relaxed);
-        ctx.account(self.lane, job.queued_at, started.elapsed(), &result);
+        ctx.account(Lane::Read, job.queued_at, started.elapsed(), &result);
         if broken {
             self.slot.recover(ctx);
-            if self.lane == Lane::Worker {
-                if let Err(err) = &result {
-                    report_worker_fault(ctx, err, !self.slot.broken);
-                }
-            }
         }
         (job.done)(result);
     }
 
     fn answer(&mut self, ctx: &ThreadContext, ping: Ping) {
         let ok = {
-            let _pass = ctx.gate.enter(self.lane);
+            let _pass = ctx.gate.enter(Lane::Read);
             self.slot.check(ctx)
         };
         let _ = ping.reply.send(PingReply {
-            lane: self.lane,
+            lane: Lane::Read,
             index: self.index,
             ok,
         });
