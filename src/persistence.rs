@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Output};
 use crate::pool::shared::Lease;
 use crate::pool::snapshot::PoolSnapshot;
+use crate::store::seam::Storage;
 use crate::store::{OpStats, Store};
 
 type Waiter = Box<dyn FnOnce(Result<Arc<Store>>) + Send>;
@@ -145,7 +146,8 @@ impl Persistence {
     }
 
     fn migrate(&self, lease: Arc<Lease>) {
-        let store = Arc::new(Store::new(Arc::clone(lease.pool()), Arc::clone(&self.ops)));
+        let storage: Arc<dyn Storage> = Arc::clone(lease.pool()) as Arc<dyn Storage>;
+        let store = Arc::new(Store::new(storage, Arc::clone(&self.ops)));
         let (state, closing, held) = (
             Arc::clone(&self.state),
             Arc::clone(&self.closing),

@@ -403,7 +403,7 @@ impl SwarmPersistencePooled {
     #[napi(ts_args_type = "destPath: string", ts_return_type = "Promise<BackupResult>")]
     pub fn backup(&self, mut env: Env, dest: Unknown) -> napi::Result<JsPromise> {
         let input = backup_path(&env, dest);
-        self.op(&mut env, input, |s, dest, d| s.pool.backup(dest, d))
+        self.op(&mut env, input, |s, dest, d| s.backup(dest, d))
     }
 
     /// The generic pool under this object (`read`, `write`, `transaction`, `executeInWorker`), or

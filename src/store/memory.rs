@@ -8,16 +8,9 @@ use crate::store::{unique_id, Store};
 
 const MEMORY_JSON: JsonColumns = &[("value", Missing::Null)];
 
-/// Live entries only: julianday() compares both the original's ISO `…T…Z` and SQLite's
-/// `YYYY-MM-DD HH:MM:SS` forms correctly (a plain string comparison does not).
-const LIVE: &str = "(expires_at IS NULL OR julianday(expires_at) > julianday('now'))";
-
 /// Longest TTL accepted: 100 years. Far larger ones would put the expiry past year 9999, where
 /// the stored timestamp no longer compares as a date and the entry would vanish at once.
 pub const MAX_TTL_SECS: f64 = 100.0 * 365.25 * 86_400.0;
-
-/// Millisecond timestamps, so `updated_at` advances between two writes in one second.
-const NOW: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
 
 impl Store {
     /// Stores `value` (JSON text) under (agent, key): a new row, or the existing one updated in
@@ -36,9 +29,11 @@ impl Store {
         let id = unique_id("mem");
         self.write(
             Box::new(move |conn| {
+                // Millisecond timestamps, so `updated_at` advances between two writes in a second.
+                let now = conn.dialect().now_ms();
                 let sql = format!(
                     "INSERT INTO agent_memory (id, agent_id, key, value, ttl_secs, expires_at, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, {NOW}, {NOW})
+                     VALUES (?, ?, ?, ?, ?, ?, {now}, {now})
                      ON CONFLICT(agent_id, key) DO UPDATE SET value = excluded.value, ttl_secs = excluded.ttl_secs,
                        expires_at = excluded.expires_at, updated_at = excluded.updated_at"
                 );
@@ -53,7 +48,10 @@ impl Store {
     pub fn get_memory(&self, agent_id: String, key: String, done: Completion) {
         self.read(
             Box::new(move |conn| {
-                let sql = format!("SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {LIVE}");
+                let sql = format!(
+                    "SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {}",
+                    conn.dialect().memory_live()
+                );
                 query(conn, &sql, &[&agent_id, &key], MEMORY_JSON).map(first)
             }),
             done,
@@ -64,7 +62,8 @@ impl Store {
         self.read(
             Box::new(move |conn| {
                 let sql = format!(
-                    "SELECT * FROM agent_memory WHERE agent_id = ? AND {LIVE} ORDER BY updated_at DESC, rowid DESC"
+                    "SELECT * FROM agent_memory WHERE agent_id = ? AND {} ORDER BY updated_at DESC, rowid DESC",
+                    conn.dialect().memory_live()
                 );
                 query(conn, &sql, &[&agent_id], MEMORY_JSON)
             }),
@@ -89,7 +88,7 @@ impl Store {
     pub fn cleanup_expired_memory(&self, done: Completion) {
         self.write(
             Box::new(|conn| {
-                let sql = format!("DELETE FROM agent_memory WHERE NOT {LIVE}");
+                let sql = format!("DELETE FROM agent_memory WHERE NOT {}", conn.dialect().memory_live());
                 execute(conn, &sql, &[]).map(write_json)
             }),
             done,

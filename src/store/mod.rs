@@ -6,20 +6,20 @@ pub mod memory;
 pub mod records;
 pub mod rows;
 pub mod schema;
+pub mod seam;
+pub mod sqlite;
 pub mod swarms;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::Connection;
 use serde_json::Value as Json;
 
 use crate::error::Result;
 use crate::pool::job::{Completion, Output};
-use crate::pool::lanes::Lane;
-use crate::pool::Pool;
 use crate::sqlite::Records;
+use seam::{Session, Storage};
 
 /// Operation counts and the true mean duration (sum / count, not a running halving).
 #[derive(Debug, Default)]
@@ -45,24 +45,22 @@ impl OpStats {
     }
 }
 
+/// The swarm domain over a storage engine.
 pub struct Store {
-    pub pool: Arc<Pool>,
+    pub storage: Arc<dyn Storage>,
     pub ops: Arc<OpStats>,
 }
 
-type Work<T> = Box<dyn FnMut(&Connection) -> Result<T> + Send>;
+type Work<T> = Box<dyn FnMut(&dyn Session) -> Result<T> + Send>;
 
 impl Store {
-    pub fn new(pool: Arc<Pool>, ops: Arc<OpStats>) -> Store {
-        Store { pool, ops }
+    pub fn new(storage: Arc<dyn Storage>, ops: Arc<OpStats>) -> Store {
+        Store { storage, ops }
     }
 
     /// Creates or migrates the schema; `done` runs once it is committed.
     pub fn migrate(&self, done: Completion) {
-        self.pool.write_with(
-            Box::new(|conn| schema::migrate(conn).map(|v| Output::Json(v.into()))),
-            done,
-        );
+        self.storage.migrate(done);
     }
 
     /// Counts the operation and its duration when it completes.
@@ -79,22 +77,19 @@ impl Store {
         })
     }
 
-    /// Counts an operation refused before it reached the pool (bad input).
-    pub fn refuse(&self, err: crate::error::Error, done: Completion) {
-        self.track(done)(Err(err))
-    }
-
     fn write(&self, mut work: Work<Json>, done: Completion) {
-        self.pool
-            .write_with(Box::new(move |conn| work(conn).map(Output::Json)), self.track(done));
+        self.storage
+            .write(Box::new(move |s| work(s).map(Output::Json)), self.track(done));
     }
 
     fn read(&self, mut work: Work<Records>, done: Completion) {
-        self.pool.read_with(
-            Lane::Read,
-            Box::new(move |conn| work(conn).map(Output::Records)),
-            self.track(done),
-        );
+        self.storage
+            .read(Box::new(move |s| work(s).map(Output::Records)), self.track(done));
+    }
+
+    /// A consistent copy of the database at `dest`.
+    pub fn backup(&self, dest: std::path::PathBuf, done: Completion) {
+        self.storage.backup(dest, done);
     }
 }
 

@@ -148,17 +148,26 @@ impl Store {
     /// Deletes expired memory, events older than 7 days and metrics older than 30 days in one
     /// commit, then VACUUMs (alone, outside any transaction). Answers the counts deleted.
     pub fn cleanup(&self, done: Completion) {
-        let pool = Arc::clone(&self.pool);
+        let storage = Arc::clone(&self.storage);
         let done = self.track(done);
-        self.pool.write_with(
-            Box::new(|conn| {
+        self.storage.write(
+            Box::new(|s| {
+                let dialect = s.dialect();
                 let memory = execute(
-                    conn,
-                    "DELETE FROM agent_memory WHERE expires_at IS NOT NULL AND julianday(expires_at) <= julianday('now')",
+                    s,
+                    &format!("DELETE FROM agent_memory WHERE NOT {}", dialect.memory_live()),
                     &[],
                 )?;
-                let events = execute(conn, "DELETE FROM events WHERE julianday(timestamp) < julianday('now', '-7 days')", &[])?;
-                let metrics = execute(conn, "DELETE FROM metrics WHERE julianday(timestamp) < julianday('now', '-30 days')", &[])?;
+                let events = execute(
+                    s,
+                    &format!("DELETE FROM events WHERE {}", dialect.older_than("timestamp", 7)),
+                    &[],
+                )?;
+                let metrics = execute(
+                    s,
+                    &format!("DELETE FROM metrics WHERE {}", dialect.older_than("timestamp", 30)),
+                    &[],
+                )?;
                 Ok(Output::Json(json!({
                     "expiredMemory": memory.changes,
                     "oldEvents": events.changes,
@@ -167,12 +176,9 @@ impl Store {
             }),
             Box::new(move |deleted| match deleted {
                 Err(e) => done(Err(e)),
-                Ok(counts) => pool.write_alone(
-                    Box::new(|conn| {
-                        crate::sqlite::guard::vacuum(|| conn.execute_batch("VACUUM"))?;
-                        Ok(Output::Done)
-                    }),
-                    Box::new(move |vacuumed| done(vacuumed.map(|_| counts))),
+                Ok(counts) => storage.write_alone(
+                    Box::new(|s| s.compact().map(|()| Output::Done)),
+                    Box::new(move |compacted| done(compacted.map(|_| counts))),
                 ),
             }),
         );

@@ -1,14 +1,16 @@
 //! Query results as JSON objects keyed by column (snake_case, as the original returned them), with
 //! the JSON-text columns parsed back into values.
 
-use rusqlite::{Connection, ToSql};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::ToSql;
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Error, Result};
 use crate::pool::job::WriteResult;
 pub use crate::sqlite::{JsonColumns, Missing};
-use crate::sqlite::{Records, RowSet, Value};
+use crate::sqlite::{Records, Value};
 use crate::store::inputs::Update;
+use crate::store::seam::Session;
 
 fn plain(v: &Value) -> Json {
     match v {
@@ -72,14 +74,24 @@ pub fn missing_parent(err: Error, what: String) -> Error {
     }
 }
 
+/// The domain's parameters (anything `ToSql`) as the plain values the storage seam takes.
+fn values(params: &[&dyn ToSql]) -> Result<Vec<Value>> {
+    params
+        .iter()
+        .map(|p| {
+            Ok(match p.to_sql()? {
+                ToSqlOutput::Borrowed(v) => Value::from_ref(v),
+                ToSqlOutput::Owned(v) => Value::from_ref((&v).into()),
+                _ => return Err(Error::Internal("a parameter of an unsupported kind".into())),
+            })
+        })
+        .collect()
+}
+
 /// Every row of a domain query, its JSON columns named.
-pub fn query(conn: &Connection, sql: &str, params: &[&dyn ToSql], json: JsonColumns) -> Result<Records> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    for (i, p) in params.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, *p)?;
-    }
+pub fn query(s: &dyn Session, sql: &str, params: &[&dyn ToSql], json: JsonColumns) -> Result<Records> {
     Ok(Records {
-        rows: RowSet::collect(&mut stmt, usize::MAX)?,
+        rows: s.query(sql, &values(params)?)?,
         json,
         first: false,
     })
@@ -93,13 +105,8 @@ pub fn first(mut records: Records) -> Records {
     records
 }
 
-pub fn execute(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<WriteResult> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let changes = stmt.execute(params)? as u64;
-    Ok(WriteResult {
-        changes,
-        last_insert_rowid: conn.last_insert_rowid(),
-    })
+pub fn execute(s: &dyn Session, sql: &str, params: &[&dyn ToSql]) -> Result<WriteResult> {
+    s.execute(sql, &values(params)?)
 }
 
 pub fn write_json(w: WriteResult) -> Json {
@@ -109,7 +116,7 @@ pub fn write_json(w: WriteResult) -> Json {
 /// `UPDATE <table> SET <validated columns>[, <also>] WHERE id = ?`; `table` and `also` are
 /// constants of this crate, the columns come from `Update`'s fixed tables.
 pub fn update(
-    conn: &Connection,
+    s: &dyn Session,
     table: &'static str,
     update: &Update,
     also: &'static str,
@@ -118,5 +125,5 @@ pub fn update(
     let sql = format!("UPDATE {table} SET {}{also} WHERE id = ?", update.set_clause());
     let mut params: Vec<&dyn ToSql> = update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
     params.push(&id);
-    execute(conn, &sql, &params)
+    execute(s, &sql, &params)
 }

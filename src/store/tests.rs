@@ -11,6 +11,7 @@ use crate::pool::sql::wait;
 use crate::pool::Pool;
 use crate::sqlite::Value;
 use crate::store::inputs::{NewAgent, NewSwarm, Update};
+use crate::store::seam::Storage;
 use crate::store::{OpStats, Store};
 
 fn store() -> Result<Store> {
@@ -22,7 +23,7 @@ fn store() -> Result<Store> {
             ..PoolConfig::default()
         },
     )?;
-    let store = Store::new(pool, Arc::new(OpStats::default()));
+    let store = Store::new(pool as Arc<dyn Storage>, Arc::new(OpStats::default()));
     wait(|d| store.migrate(d))?;
     Ok(store)
 }

@@ -1,0 +1,43 @@
+//! The storage seam: what the swarm domain needs from a storage engine, so that the domain
+//! (operations, memory TTL rules, result shapes) is written once and an engine implements only
+//! this. SQLite (the pool) implements it in `store::sqlite`.
+
+use crate::error::Result;
+use crate::pool::job::{Completion, Output, WriteResult};
+use crate::sqlite::{RowSet, Value};
+
+/// SQL that differs between engines.
+pub trait Dialect: Sync {
+    /// An expression for the current time as text with milliseconds.
+    fn now_ms(&self) -> &'static str;
+    /// A condition true for memory rows that have not expired.
+    fn memory_live(&self) -> &'static str;
+    /// A condition true when timestamp column `column` is more than `days` days old.
+    fn older_than(&self, column: &str, days: u32) -> String;
+}
+
+/// One connection's worth of work, inside whatever transaction the engine runs it in.
+/// Statements use `?` placeholders.
+pub trait Session {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<WriteResult>;
+    fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet>;
+    /// Gives free pages back to the file system (VACUUM); only outside a transaction.
+    fn compact(&self) -> Result<()>;
+    fn dialect(&self) -> &'static dyn Dialect;
+}
+
+/// Domain work for one session; it may run again when the engine replays its transaction.
+pub type Work = Box<dyn FnMut(&dyn Session) -> Result<Output> + Send>;
+
+pub trait Storage: Send + Sync {
+    /// Runs `work` with the other writes, committed before `done` runs.
+    fn write(&self, work: Work, done: Completion);
+    /// Runs `work` on its own, outside any transaction (compaction).
+    fn write_alone(&self, work: Work, done: Completion);
+    /// Runs read-only `work`.
+    fn read(&self, work: Work, done: Completion);
+    /// Creates or migrates the schema.
+    fn migrate(&self, done: Completion);
+    /// A consistent copy of the database at `dest` (engines that cannot make one refuse).
+    fn backup(&self, dest: std::path::PathBuf, done: Completion);
+}
