@@ -14,8 +14,15 @@ pub enum Missing {
     Null,
 }
 
-/// The columns of a result that hold JSON text, parsed back into values where they are shown.
-pub type JsonColumns = &'static [(&'static str, Missing)];
+/// One column of a domain table, and how it reads back: as stored, or as JSON text parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub json: Option<Missing>,
+}
+
+/// A table's columns, in order.
+pub type JsonColumns = &'static [Column];
 
 /// Domain rows: the values as stored, which of the columns hold JSON text (parsed by the binding
 /// with the JavaScript engine's own `JSON.parse`, so any value `JSON.stringify` wrote comes back
@@ -33,7 +40,7 @@ impl Records {
         self.rows
             .columns
             .iter()
-            .map(|c| self.json.iter().find(|(name, _)| name == c).map(|(_, m)| *m))
+            .map(|c| self.json.iter().find(|col| col.name == c).and_then(|col| col.json))
             .collect()
     }
 }

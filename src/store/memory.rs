@@ -3,10 +3,9 @@
 
 use crate::clock::{iso8601, unix_ms};
 use crate::pool::job::Completion;
-use crate::store::rows::{execute, first, missing_parent, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{execute, first, missing_parent, query, write_json};
+use crate::store::tables::MEMORY;
 use crate::store::{unique_id, Store};
-
-const MEMORY_JSON: JsonColumns = &[("value", Missing::Null)];
 
 /// Longest TTL accepted: 100 years. Far larger ones would put the expiry past year 9999, where
 /// the stored timestamp no longer compares as a date and the entry would vanish at once.
@@ -52,7 +51,7 @@ impl Store {
                     "SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {}",
                     conn.dialect().memory_live()
                 );
-                query(conn, &sql, &[&agent_id, &key], MEMORY_JSON).map(first)
+                query(conn, &sql, &[&agent_id, &key], MEMORY).map(first)
             }),
             done,
         );
@@ -65,7 +64,7 @@ impl Store {
                     "SELECT * FROM agent_memory WHERE agent_id = ? AND {} ORDER BY updated_at DESC, rowid DESC",
                     conn.dialect().memory_live()
                 );
-                query(conn, &sql, &[&agent_id], MEMORY_JSON)
+                query(conn, &sql, &[&agent_id], MEMORY)
             }),
             done,
         );

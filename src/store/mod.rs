@@ -9,6 +9,7 @@ pub mod schema;
 pub mod seam;
 pub mod sqlite;
 pub mod swarms;
+pub mod tables;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;

@@ -7,16 +7,9 @@ use serde_json::json;
 
 use crate::pool::job::{Completion, Output};
 use crate::store::inputs::{NewNetwork, Update};
-use crate::store::rows::{self, execute, missing_parent, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{self, execute, missing_parent, query, write_json};
+use crate::store::tables::{EVENTS, METRICS, NETWORKS};
 use crate::store::{unique_id, Store};
-
-const NETWORK_JSON: JsonColumns = &[
-    ("architecture", Missing::Null),
-    ("weights", Missing::Null),
-    ("training_data", Missing::Object),
-    ("performance_metrics", Missing::Object),
-];
-const EVENT_JSON: JsonColumns = &[("event_data", Missing::Object)];
 
 impl Store {
     /// Stores a network under a fresh id; answers `{ id, changes, lastInsertRowid }` (the
@@ -63,7 +56,7 @@ impl Store {
                     conn,
                     "SELECT * FROM neural_networks WHERE agent_id = ? ORDER BY rowid",
                     &[&agent_id],
-                    NETWORK_JSON,
+                    NETWORKS,
                 )
             }),
             done,
@@ -101,14 +94,14 @@ impl Store {
                         conn,
                         "SELECT * FROM metrics WHERE entity_type = ? AND entity_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT 100",
                         &[&entity_type, &entity_id],
-                        &[],
+                        METRICS,
                     )?,
                     Some(n) => query(
                         conn,
                         "SELECT * FROM metrics WHERE entity_type = ? AND entity_id = ? AND metric_name = ?
                          ORDER BY timestamp DESC, rowid DESC LIMIT 100",
                         &[&entity_type, &entity_id, n],
-                        &[],
+                        METRICS,
                     )?,
                 };
                 Ok(rows)
@@ -138,7 +131,7 @@ impl Store {
                     conn,
                     "SELECT * FROM events WHERE swarm_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?",
                     &[&swarm_id, &limit],
-                    EVENT_JSON,
+                    EVENTS,
                 )
             }),
             done,

@@ -5,16 +5,9 @@ use serde_json::json;
 
 use crate::pool::job::Completion;
 use crate::store::inputs::{NewAgent, NewSwarm, NewTask, Update};
-use crate::store::rows::{self, execute, first, missing_parent, query, write_json, JsonColumns, Missing};
+use crate::store::rows::{self, execute, first, missing_parent, query, write_json};
+use crate::store::tables::{AGENTS, SWARMS, TASKS};
 use crate::store::Store;
-
-const SWARM_JSON: JsonColumns = &[("metadata", Missing::Object)];
-const AGENT_JSON: JsonColumns = &[
-    ("capabilities", Missing::Array),
-    ("neural_config", Missing::Object),
-    ("metrics", Missing::Object),
-];
-const TASK_JSON: JsonColumns = &[("assigned_agents", Missing::Array), ("result", Missing::Null)];
 
 impl Store {
     /// Inserts a swarm; an existing id is left as it is and answered with
@@ -40,7 +33,7 @@ impl Store {
 
     pub fn get_active_swarms(&self, done: Completion) {
         self.read(
-            Box::new(|conn| query(conn, "SELECT * FROM swarms WHERE status = 'active'", &[], SWARM_JSON)),
+            Box::new(|conn| query(conn, "SELECT * FROM swarms WHERE status = 'active'", &[], SWARMS)),
             done,
         );
     }
@@ -75,7 +68,7 @@ impl Store {
 
     pub fn get_agent(&self, id: String, done: Completion) {
         self.read(
-            Box::new(move |conn| query(conn, "SELECT * FROM agents WHERE id = ?", &[&id], AGENT_JSON).map(first)),
+            Box::new(move |conn| query(conn, "SELECT * FROM agents WHERE id = ?", &[&id], AGENTS).map(first)),
             done,
         );
     }
@@ -85,17 +78,12 @@ impl Store {
         self.read(
             Box::new(move |conn| {
                 let rows = match &status {
-                    None => query(
-                        conn,
-                        "SELECT * FROM agents WHERE swarm_id = ?",
-                        &[&swarm_id],
-                        AGENT_JSON,
-                    )?,
+                    None => query(conn, "SELECT * FROM agents WHERE swarm_id = ?", &[&swarm_id], AGENTS)?,
                     Some(s) => query(
                         conn,
                         "SELECT * FROM agents WHERE swarm_id = ? AND status = ?",
                         &[&swarm_id, s],
-                        AGENT_JSON,
+                        AGENTS,
                     )?,
                 };
                 Ok(rows)
@@ -132,7 +120,7 @@ impl Store {
 
     pub fn get_task(&self, id: String, done: Completion) {
         self.read(
-            Box::new(move |conn| query(conn, "SELECT * FROM tasks WHERE id = ?", &[&id], TASK_JSON).map(first)),
+            Box::new(move |conn| query(conn, "SELECT * FROM tasks WHERE id = ?", &[&id], TASKS).map(first)),
             done,
         );
     }
@@ -141,12 +129,12 @@ impl Store {
         self.read(
             Box::new(move |conn| {
                 let rows = match &status {
-                    None => query(conn, "SELECT * FROM tasks WHERE swarm_id = ?", &[&swarm_id], TASK_JSON)?,
+                    None => query(conn, "SELECT * FROM tasks WHERE swarm_id = ?", &[&swarm_id], TASKS)?,
                     Some(s) => query(
                         conn,
                         "SELECT * FROM tasks WHERE swarm_id = ? AND status = ?",
                         &[&swarm_id, s],
-                        TASK_JSON,
+                        TASKS,
                     )?,
                 };
                 Ok(rows)
