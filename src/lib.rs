@@ -19,6 +19,15 @@ pub use error::{Error, Result};
 
 /// Rust allocations of the addon (not Node's) go to mimalloc: rows are built on pool threads and
 /// freed on the JavaScript thread, which glibc malloc serves slowly (see bench/FINDINGS.md).
+/// Where Rust tests put their databases: under `target/`, which the build owns and cleans, not
+/// the system's temporary folder.
+#[cfg(test)]
+pub(crate) fn test_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("test-data")
+}
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -215,7 +215,7 @@ mod test {
     use crate::pool::sql::wait;
 
     fn temp_path(name: &str) -> String {
-        let dir = std::env::temp_dir().join(format!("sp-core-{}-{name}", std::process::id()));
+        let dir = crate::test_dir().join(format!("sp-core-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir.join("db.sqlite").display().to_string()
     }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::sqlite::{Params, Value};
 
 pub(super) fn temp_path(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("sp-pool-{}", std::process::id()));
+    let dir = crate::test_dir().join(format!("sp-pool-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join(format!("{name}.db"));
     for suffix in ["", "-wal", "-shm"] {

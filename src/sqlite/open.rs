@@ -161,7 +161,7 @@ mod test {
     use super::*;
 
     fn temp_db(name: &str) -> DbPath {
-        let dir = std::env::temp_dir().join(format!("sp-open-{}-{name}", std::process::id()));
+        let dir = crate::test_dir().join(format!("sp-open-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         DbPath {
             path: dir.join("nested").join("x.db"),
