@@ -71,6 +71,13 @@ impl ThreadContext {
         Ok(job)
     }
 
+    /// Completes a job refused at admission, counting it in `lane`.
+    pub fn refuse(&self, lane: Lane, job: Job, err: Error) {
+        self.stats.count_error(err.code());
+        self.lane(lane).failed.fetch_add(1, Ordering::Relaxed);
+        (job.done)(Err(err))
+    }
+
     /// Records a finished job in the lane's counters.
     pub fn account(&self, lane: Lane, queued_at: Instant, exec: Duration, result: &Result<Output>) {
         let stats = self.lane(lane);

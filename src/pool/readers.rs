@@ -94,11 +94,7 @@ impl ReaderThread {
     fn execute(&mut self, ctx: &ThreadContext, job: Job) {
         let job = match ctx.admit(Lane::Read, job) {
             Ok(job) => job,
-            Err((job, err)) => {
-                ctx.stats.count_error(err.code());
-                ctx.lane(Lane::Read).failed.fetch_add(1, Ordering::Relaxed);
-                return (job.done)(Err(err));
-            }
+            Err((job, err)) => return ctx.refuse(Lane::Read, job, err),
         };
         let busy = &ctx.lane(Lane::Read).busy;
         busy.fetch_add(1, Ordering::Relaxed);

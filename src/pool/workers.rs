@@ -187,11 +187,7 @@ fn run(ctx: &ThreadContext, shared: &Shared, job: Job) {
     lower_priority_once();
     let job = match ctx.admit(Lane::Worker, job) {
         Ok(job) => job,
-        Err((job, err)) => {
-            ctx.stats.count_error(err.code());
-            ctx.lane(Lane::Worker).failed.fetch_add(1, Ordering::Relaxed);
-            return (job.done)(Err(err));
-        }
+        Err((job, err)) => return ctx.refuse(Lane::Worker, job, err),
     };
     let checkout = shared.checkout();
     let connection = &shared.connections[checkout.index];

@@ -198,11 +198,8 @@ impl WriterThread {
                 in_tx = true;
             }
             if let Err(err) = self.control("SAVEPOINT job") {
-                self.abandon(&mut tentative, &mut finished, &err);
+                self.give_up(job, err, &mut tentative, &mut finished, &mut outcome);
                 in_tx = false;
-                let result = Err(err);
-                outcome.saw(&result);
-                finished.push(Finished::new(job, result));
                 continue;
             }
             let ran = Instant::now();
@@ -255,11 +252,8 @@ impl WriterThread {
                 Err(fatal) => {
                     // The savepoint could not be kept or undone: nothing of this transaction
                     // can be trusted, so it is rolled back whole.
-                    self.abandon(&mut tentative, &mut finished, &fatal);
+                    self.give_up(job, fatal, &mut tentative, &mut finished, &mut outcome);
                     in_tx = false;
-                    let result = Err(fatal);
-                    outcome.saw(&result);
-                    finished.push(Finished::new(job, result));
                     continue;
                 }
             }
@@ -320,6 +314,22 @@ impl WriterThread {
             };
             finished.push(Finished::timed(job, ran, result));
         }
+    }
+
+    /// Rolls the open transaction back; `job` and every job that had succeeded in it fail with
+    /// `err`.
+    fn give_up(
+        &self,
+        job: Job,
+        err: Error,
+        tentative: &mut Vec<(Job, Duration, Result<Output>)>,
+        finished: &mut Vec<Finished>,
+        outcome: &mut Outcome,
+    ) {
+        self.abandon(tentative, finished, &err);
+        let result = Err(err);
+        outcome.saw(&result);
+        finished.push(Finished::new(job, result));
     }
 
     /// Rolls the open transaction back; every job that had succeeded in it fails with `err`.
