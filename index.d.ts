@@ -84,6 +84,8 @@ export interface WalStatus {
   checkpoints: number
   truncate_checkpoints: number
   resets_deferred: number
+  /** Pauses of the writer while a worker query held the WAL past twice its limit. */
+  writer_pauses: number
 }
 /** The write path's health: environment failures (full disk, read-only or locked file) in a row. */
 export interface WriteHealth { failing: boolean; consecutive_failures: number; last_failure: string | null; replayed: number }
@@ -287,6 +289,16 @@ export declare class SQLiteConnectionPool {
    * reject with `POOL_CLOSED`.
    */
   close(): Promise<void>
+  /**
+   * Resolves at once: the pool opened in its constructor. Kept because ruv-swarm's pool had
+   * a public `initialize()`; calling it again opens nothing new.
+   */
+  initialize(): Promise<void>
+  /**
+   * Checks every connection now (besides the periodic checks); resolves when done, after the
+   * `health-check` event.
+   */
+  performHealthCheck(): Promise<void>
   /** Resolves once the pool is open (it opens in the constructor, so at once). */
   get ready(): Promise<void>
   get isHealthy(): boolean
