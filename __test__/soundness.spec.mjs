@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { addon, dbPath, rejectsWith, throwsWith } from './helpers.mjs'
+import { addon, dbPath, rejectsWith, slowCount, throwsWith } from './helpers.mjs'
 
 const { SQLiteConnectionPool, SwarmPersistencePooled } = addon
 const small = { maxReaders: 2, maxWorkers: 1 }
@@ -343,9 +343,13 @@ test('health turns false while every write fails for the environment, and back o
 test('every rejection is counted once, in the lane it was meant for', async () => {
   const pool = new SQLiteConnectionPool(dbPath('counting'), { maxReaders: 1, maxWorkers: 1, maxQueue: 1 })
   await pool.write('CREATE TABLE t(x)')
-  const results = await Promise.allSettled(Array.from({ length: 50 }, () => pool.read('SELECT count(*) FROM t')))
+  // The only reader is busy with a slow query, so one read fits in the queue and the rest are full.
+  const busy = pool.read(slowCount(3_000_000))
+  await new Promise((r) => setTimeout(r, 20))
+  const results = await Promise.allSettled(Array.from({ length: 49 }, () => pool.read('SELECT count(*) FROM t')))
+  await busy
   const full = results.filter((r) => r.status === 'rejected' && r.reason.code === 'POOL_QUEUE_FULL').length
-  assert.ok(full > 0)
+  assert.equal(full, 48)
   await rejectsWith(pool.read(42), 'INVALID_ARGUMENT')
   await rejectsWith(pool.write('INSERT INTO t VALUES (?)', [Symbol('s')]), 'INVALID_ARGUMENT')
   const stats = pool.getStats()

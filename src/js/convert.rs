@@ -225,15 +225,12 @@ fn json_column_to_js(env: Env, value: &Value, missing: Missing, mode: IntegerMod
     }
 }
 
-fn write_to_js(env: Env, w: &WriteResult) -> Result<JsValue> {
+/// `{ changes, lastInsertRowid }`; a rowid beyond 2^53 is a BigInt with `safeIntegers`.
+fn write_to_js(env: Env, w: &WriteResult, mode: IntegerMode) -> Result<JsValue> {
     let obj = raw::object(env)?;
     raw::set_named(env, obj, "changes", raw::number(env, w.changes as f64)?)?;
-    raw::set_named(
-        env,
-        obj,
-        "lastInsertRowid",
-        raw::number(env, w.last_insert_rowid as f64)?,
-    )?;
+    let rowid = value_to_js(env, &Value::Integer(w.last_insert_rowid), mode)?;
+    raw::set_named(env, obj, "lastInsertRowid", rowid)?;
     Ok(obj)
 }
 
@@ -347,11 +344,11 @@ pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, names: &Na
         Output::Rows(rows) => rows_to_js(env, rows, mode, names),
         Output::Row(Some(rows)) => first_row_to_js(env, rows, mode, names),
         Output::Row(None) => raw::null(env),
-        Output::Write(w) => write_to_js(env, w),
+        Output::Write(w) => write_to_js(env, w, mode),
         Output::Writes(ws) => {
             let arr = raw::array(env, ws.len())?;
             for (i, w) in ws.iter().enumerate() {
-                raw::set_element(env, arr, i as u32, write_to_js(env, w)?)?;
+                raw::set_element(env, arr, i as u32, write_to_js(env, w, mode)?)?;
             }
             Ok(arr)
         }

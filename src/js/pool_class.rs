@@ -171,22 +171,31 @@ impl SqliteConnectionPool {
     }
 
     /// All rows of a read-only query, run on a reader thread.
-    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row[]>")]
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: Params",
+        ts_return_type = "Promise<T[]>"
+    )]
     pub fn read(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
         self.query(env, Lane::Read, Fetch::All, sql, params)
     }
 
     /// The first row of a read-only query, or null.
     #[napi(
+        ts_generic_types = "T = Row",
         ts_args_type = "sql: string, params?: Params",
-        ts_return_type = "Promise<Row | null>"
+        ts_return_type = "Promise<T | null>"
     )]
     pub fn get(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
         self.query(env, Lane::Read, Fetch::First, sql, params)
     }
 
     /// A heavy read-only query on a worker thread, so it never delays `read()`.
-    #[napi(ts_args_type = "sql: string, params?: Params", ts_return_type = "Promise<Row[]>")]
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: Params",
+        ts_return_type = "Promise<T[]>"
+    )]
     pub fn execute_in_worker(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
         self.query(env, Lane::Worker, Fetch::All, sql, params)
     }
