@@ -17,8 +17,6 @@ pub mod store;
 pub use config::PoolConfig;
 pub use error::{Error, Result};
 
-/// Rust allocations of the addon (not Node's) go to mimalloc: rows are built on pool threads and
-/// freed on the JavaScript thread, which glibc malloc serves slowly (see bench/FINDINGS.md).
 /// Where Rust tests put their databases: under `target/`, which the build owns and cleans, not
 /// the system's temporary folder.
 #[cfg(test)]
@@ -28,6 +26,8 @@ pub(crate) fn test_dir() -> std::path::PathBuf {
         .join("test-data")
 }
 
+/// Rust allocations of the addon (not Node's) go to mimalloc: rows are built on pool threads and
+/// freed on the JavaScript thread, which glibc malloc serves slowly (see bench/FINDINGS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

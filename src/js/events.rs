@@ -100,7 +100,6 @@ impl Targets {
         let args: Result<(&str, Vec<JsValue>)> = (|| {
             Ok(match event {
                 PoolEvent::HealthCheck {
-                    healthy: _,
                     duration,
                     readers,
                     workers,

@@ -11,7 +11,6 @@ use crate::error::Error;
 pub enum PoolEvent {
     /// A periodic health check finished.
     HealthCheck {
-        healthy: bool,
         duration: Duration,
         readers: usize,
         workers: usize,

@@ -160,7 +160,6 @@ impl HealthMonitor {
             ))));
         }
         listeners.emit(PoolEvent::HealthCheck {
-            healthy,
             duration: started.elapsed(),
             readers,
             workers,

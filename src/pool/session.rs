@@ -10,13 +10,12 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rusqlite::Connection;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::pool::context::ThreadContext;
 use crate::pool::job::{Completion, Job, Output};
 use crate::pool::lanes::Lane;
-use crate::pool::sql::{check_text, run_query, run_statement, Fetch};
+use crate::pool::sql::{check_text, refuse_control, run_query, run_statement, Fetch};
 use crate::pool::Pool;
-use crate::sqlite::classify::{classify, StatementKind};
 use crate::sqlite::guard;
 use crate::sqlite::Params;
 
@@ -101,7 +100,12 @@ fn serve(ctx: &ThreadContext, conn: &Connection, commands: &Receiver<Command>, e
                     continue;
                 }
                 let result = check_text(&sql)
-                    .and_then(|()| refuse_control(&sql))
+                    .and_then(|()| {
+                        refuse_control(
+                            &sql,
+                            "return from the transaction function to commit, throw to roll back",
+                        )
+                    })
                     .and_then(|()| match kind {
                         Kind::Read => run_query(conn, &sql, &params, Fetch::All),
                         Kind::Get => run_query(conn, &sql, &params, Fetch::First),
@@ -144,18 +148,6 @@ fn serve(ctx: &ThreadContext, conn: &Connection, commands: &Receiver<Command>, e
                 return ended.set(Error::PoolClosed);
             }
         }
-    }
-}
-
-/// The pool's own BEGIN/COMMIT statements sit in the writer's statement cache, prepared with
-/// the guard lowered; a caller's identical text would be served from the cache without the
-/// authorizer seeing it, so transaction control is refused by its first keyword first.
-fn refuse_control(sql: &str) -> Result<()> {
-    match classify(sql) {
-        StatementKind::TransactionControl => Err(Error::invalid(
-            "BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are managed by the pool; return from the transaction function to commit, throw to roll back",
-        )),
-        _ => Ok(()),
     }
 }
 

@@ -52,6 +52,19 @@ fn read_only() -> Error {
     )
 }
 
+/// Refuses transaction control by its first keyword, saying `instead` what to do. Besides the
+/// authorizer, this is needed because the pool's own BEGIN/COMMIT statements sit in the writer's
+/// statement cache, prepared with the guard lowered: a caller's identical text would be served
+/// from the cache without the authorizer seeing it.
+pub fn refuse_control(sql: &str, instead: &str) -> Result<()> {
+    match classify(sql) {
+        StatementKind::TransactionControl => Err(Error::invalid(format!(
+            "BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are managed by the pool; {instead}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a read-only statement, refusing anything that would write or change connection state.
 pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch) -> Result<Output> {
     if classify(sql) == StatementKind::TransactionControl {
@@ -120,16 +133,10 @@ impl Pool {
         if let Err(e) = check_text(&sql) {
             return self.reject(Lane::Write, e, done);
         }
-        let alone = match classify(&sql) {
-            StatementKind::TransactionControl => {
-                let refused = Error::invalid(
-                    "BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are managed by the pool; use transaction([...]) for atomic groups",
-                );
-                return self.reject(Lane::Write, refused, done);
-            }
-            StatementKind::Alone => true,
-            StatementKind::Batched => false,
-        };
+        if let Err(refused) = refuse_control(&sql, "use transaction([...]) for atomic groups") {
+            return self.reject(Lane::Write, refused, done);
+        }
+        let alone = classify(&sql) == StatementKind::Alone;
         let work = Box::new(move |conn: &Connection| run_statement(conn, &sql, &params).map(Output::Write));
         let mut job = Job::new(work, done);
         job.alone = alone;

@@ -118,7 +118,6 @@ pub struct Stats {
     pub timeouts: AtomicU64,
     pub checkpoints: AtomicU64,
     pub truncate_checkpoints: AtomicU64,
-    pub wal_bytes: AtomicU64,
     /// Pages in the WAL after the last commit (SQLite's count, from the WAL hook).
     pub wal_pages: AtomicU64,
     /// Times the WAL was over its limit and could not be reset at once (a snapshot held it).

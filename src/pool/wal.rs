@@ -208,18 +208,16 @@ impl WalControl {
         }
     }
 
-    /// After a commit (or when idle): records the WAL's size and resets the WAL once it passed
-    /// `limit` (or, when `idle`, whenever it holds anything). Returns true when the WAL is within
-    /// the limit afterwards.
-    pub fn maintain(&mut self, conn: &Connection, db: &Path, stats: &Stats, limit: u64, idle: bool) -> bool {
+    /// After a commit (or when idle): resets the WAL once it passed half of `limit` (or, when
+    /// `idle`, whenever it holds anything). Returns the WAL's size afterwards.
+    pub fn maintain(&mut self, conn: &Connection, db: &Path, stats: &Stats, limit: u64, idle: bool) -> u64 {
         let size = wal_size(db);
-        stats.wal_bytes.store(size, Ordering::Relaxed);
         // From half the limit on, so that a reset that must wait for a worker query still
         // happens before the WAL is far past the limit.
         let wanted = size > limit / 2 || (idle && size > 0);
         if !wanted {
             self.settled();
-            return true;
+            return size;
         }
         if size > 2 * limit && self.gate.owed.load(Ordering::Relaxed) && self.gate.workers_inside() > 0 {
             // Far past the limit and only the end of a worker query can shrink it: the writer
@@ -231,18 +229,16 @@ impl WalControl {
             }
         }
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
-            return size <= limit;
+            return size;
         }
         if self.gate.owed.load(Ordering::Relaxed) && self.gate.workers_inside() > 0 {
             // Still pinned by the same worker queries: their end wakes us.
-            return size <= limit;
+            return size;
         }
         let reset = match self.gate.close() {
             Some(_closed) => truncate(conn, stats),
             None => false,
         };
-        let after = wal_size(db);
-        stats.wal_bytes.store(after, Ordering::Relaxed);
         if reset {
             self.settled();
         } else {
@@ -253,7 +249,11 @@ impl WalControl {
                 self.gate.hold_workers(true);
             }
         }
-        after <= limit
+        if reset {
+            0
+        } else {
+            wal_size(db)
+        }
     }
 
     fn settled(&mut self) {

@@ -127,15 +127,23 @@ impl WriterThread {
 
     /// True when the WAL is within its limit (when `idle`: empty) afterwards.
     fn maintain(&mut self, ctx: &ThreadContext, idle: bool) -> bool {
-        let within = self
+        let limit = ctx.config.wal_limit;
+        let after = self
             .wal
-            .maintain(&self.slot.conn, &ctx.db.path, &ctx.stats, ctx.config.wal_limit, idle);
+            .maintain(&self.slot.conn, &ctx.db.path, &ctx.stats, limit, idle);
         let _ = self.slot.conn.busy_timeout(ctx.config.busy_timeout);
-        within && (!idle || ctx.stats.wal_bytes.load(Ordering::Relaxed) == 0)
+        if idle {
+            after == 0
+        } else {
+            after <= limit
+        }
     }
 
     /// Runs a drained batch in order: runs of ordinary jobs share a transaction, jobs that must
     /// run alone run between them.
+    /// A batch arriving after the file moved is refused without running: its writes would land
+    /// in the unlinked file, where readers still holding it would see them. A move during the
+    /// batch is caught by the check after COMMIT.
     fn process(&mut self, ctx: &ThreadContext, batch: Vec<Job>) {
         if ctx.db.moved() {
             for job in batch {

@@ -2,7 +2,7 @@
 //! commits, so an in-memory database is a real file: created exclusively (mode 0600) in a fresh
 //! folder only this user can enter (0700), so nothing can be planted at its name, and removed on
 //! close and at process exit. A process killed by a signal runs no exit handler: the folders it
-//! left are removed the next time a `:memory:` database is created.
+//! left are removed when the next process creates its first `:memory:` database.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -28,14 +28,15 @@ extern "C" fn remove_all_at_exit() {
 
 /// Creates a private folder and an empty database file in it; returns the file's path.
 pub fn create() -> Result<PathBuf> {
+    let base = std::env::temp_dir();
     AT_EXIT.call_once(|| {
+        // Once per process: folders of dead processes do not come back while this one runs.
+        remove_orphans(&base);
         // SAFETY: `atexit` takes a plain function pointer with no arguments; the callback only
         // touches a static and the file system, both valid until the process ends (Node never
         // unloads an addon).
         unsafe { atexit(remove_all_at_exit) };
     });
-    let base = std::env::temp_dir();
-    remove_orphans(&base);
     for attempt in 0..16u32 {
         let dir = base.join(format!(
             "{PREFIX}{}-{}",
