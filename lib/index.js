@@ -4,7 +4,7 @@
 // only wires it to Node's EventEmitter and to `async` functions.
 'use strict'
 const { EventEmitter } = require('node:events')
-const native = require('../index.js')
+const native = require('./binding')
 
 const NativePool = native.SQLiteConnectionPool
 
