@@ -156,7 +156,7 @@ test('the tool definitions need no MCP SDK', () => {
 function withoutSdk(t) {
   const dir = mkdtempSync(join(tmpdir(), 'sp-nosdk-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  for (const file of ['package.json', 'index.js', 'lib/index.js', 'bin/swarm-persistence.js', ...readdirSync(join(root, 'mcp')).map((f) => `mcp/${f}`)]) {
+  for (const file of ['package.json', 'index.js', ...readdirSync(join(root, 'lib')).map((f) => `lib/${f}`), 'bin/swarm-persistence.js', ...readdirSync(join(root, 'mcp')).map((f) => `mcp/${f}`)]) {
     mkdirSync(dirname(join(dir, file)), { recursive: true })
     copyFileSync(join(root, file), join(dir, file))
   }
