@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use swarm_persistence::pool::job::Output;
 use swarm_persistence::pool::sql::{run_query, run_statement, Fetch};
 use swarm_persistence::sqlite::classify::{classify, first_keyword, StatementKind};
-use swarm_persistence::sqlite::{Params, Value};
+use swarm_persistence::sqlite::{Form, Params, Value};
 
 /// xorshift64*: small, fast, reproducible from its seed.
 struct Rng(u64);
@@ -193,9 +193,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let outcome = if kind == StatementKind::TransactionControl {
                 None
             } else if rng.below(2) == 0 {
-                Some(run_query(&conn, &sql, &params, Fetch::All).map(|_| ()))
+                Some(run_query(&conn, &sql, &params, Fetch::All, Form::Objects).map(|_| ()))
             } else {
-                Some(run_statement(&conn, &sql, &params).map(|_| ()))
+                Some(run_statement(&conn, &sql, &params, Form::Objects).map(|_| ()))
             };
             if let Some(Err(e)) = outcome {
                 errors += 1;
@@ -215,7 +215,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            match run_query(&conn, &select, &Params::Positional(values.clone()), Fetch::First)? {
+            match run_query(
+                &conn,
+                &select,
+                &Params::Positional(values.clone()),
+                Fetch::First,
+                Form::Objects,
+            )? {
                 Output::Row(Some(rows)) => {
                     let got: Vec<Value> = rows.rows().next().map(|r| r.to_vec()).unwrap_or_default();
                     let want: Vec<Value> = values.iter().map(stored).collect();

@@ -16,8 +16,8 @@ const runBatch = NativePool.prototype.transaction
 Object.defineProperty(NativePool.prototype, 'transaction', {
   configurable: true,
   writable: true,
-  value: function transaction(work) {
-    return typeof work === 'function' ? interactive(this, work) : runBatch.call(this, work)
+  value: function transaction(work, options) {
+    return typeof work === 'function' ? interactive(this, work) : runBatch.call(this, work, options)
   },
 })
 
@@ -29,9 +29,9 @@ Object.defineProperty(NativePool.prototype, 'transaction', {
 async function interactive(pool, fn) {
   const id = await pool.__begin()
   const tx = Object.freeze({
-    read: (sql, params) => pool.__run(id, 0, sql, params),
-    get: (sql, params) => pool.__run(id, 1, sql, params),
-    write: (sql, params) => pool.__run(id, 2, sql, params),
+    read: (sql, params, options) => pool.__run(id, 0, sql, params, options),
+    get: (sql, params, options) => pool.__run(id, 1, sql, params, options),
+    write: (sql, params, options) => pool.__run(id, 2, sql, params, options),
   })
   let result
   try {

@@ -281,8 +281,12 @@ mod test {
         {
             let seed = lease(&path, small())?;
             wait(|d| {
-                seed.pool()
-                    .execute("PRAGMA user_version = 99".into(), crate::sqlite::Params::None, d)
+                seed.pool().execute(
+                    "PRAGMA user_version = 99".into(),
+                    crate::sqlite::Params::None,
+                    crate::sqlite::Form::Objects,
+                    d,
+                )
             })?;
             wait(|d| seed.release(d))?;
         }

@@ -1,6 +1,8 @@
 // The whole public surface, type-checked with tsc --strict through each way of importing it
 // (surface.mts for ESM, surface.cts for CommonJS).
-import type { PoolStats, PoolHealthPayload, BackupResult, Transaction, WriteResult } from 'swarm-persistence'
+import type {
+  PoolStats, PoolHealthPayload, BackupResult, Transaction, WriteResult, RawResult, RawWriteResult, ColumnInfo, RawRow, CallOptions,
+} from 'swarm-persistence'
 
 interface Agent { id: string; name: string }
 
@@ -18,9 +20,27 @@ export async function exercise(
   const rowid: number | bigint = written.lastInsertRowid
   const agents: Agent[] = await pool.read<Agent>('SELECT id, name FROM a WHERE id = ?', ['x'])
   const one: Agent | null = await pool.get<Agent>('SELECT id, name FROM a')
+  const returned: WriteResult<Agent> = await pool.write<Agent>('INSERT INTO a VALUES (?, ?) RETURNING id, name', ['r', 's'], {})
+  const returnedAgents: Agent[] = returned.rows ?? []
+  const rawRead: RawResult = await pool.read('SELECT a.id, b.id FROM a JOIN a AS b', [], { raw: true })
+  const firstColumn: ColumnInfo | undefined = rawRead.columns[0]
+  const origin: string | null = firstColumn?.table ?? null
+  const rawFirst: RawRow | undefined = (await pool.get('SELECT id FROM a', undefined, { raw: true })).rows[0]
+  const heavy: RawResult = await pool.executeInWorker('SELECT count(*) FROM a', [], { raw: true })
+  const rawWrite: RawWriteResult = await pool.write('DELETE FROM a WHERE id = ? RETURNING *', ['r'], { raw: true })
+  const plainAgain: Agent[] = await pool.read<Agent>('SELECT id, name FROM a', [], { raw: false })
+  const maybe: CallOptions = { raw: rawWrite.changes > 0 }
+  const either: Agent[] | RawResult = await pool.read<Agent>('SELECT id, name FROM a', [], maybe)
+  const rawBatch: RawWriteResult[] = await pool.transaction(['INSERT INTO a VALUES (1, 2) RETURNING id'], { raw: true })
   const n = await pool.transaction(async (tx: Transaction) => {
     await tx.write('INSERT INTO a VALUES (?, ?)', ['x', 'y'])
-    return (await tx.get<{ n: number }>('SELECT count(*) AS n FROM a'))?.n ?? 0
+    const inserted: WriteResult<Agent> = await tx.write<Agent>('INSERT INTO a VALUES (?, ?) RETURNING *', ['t', 'u'])
+    const rawInserted: RawWriteResult = await tx.write('INSERT INTO a VALUES (?, ?) RETURNING *', ['v', 'w'], { raw: true })
+    const rawAll: RawResult = await tx.read('SELECT * FROM a', [], { raw: true })
+    const rawOne: RawResult = await tx.get('SELECT * FROM a', [], { raw: true })
+    const agentsInside: Agent[] = await tx.read<Agent>('SELECT * FROM a', undefined, {})
+    const counted = (await tx.get<{ n: number }>('SELECT count(*) AS n FROM a'))?.n ?? 0
+    return counted + (inserted.rows?.length ?? 0) + (rawInserted.rows?.length ?? 0) + rawAll.rows.length + rawOne.rows.length + agentsInside.length
   })
   const results: WriteResult[] = await pool.transaction(['DELETE FROM a'])
   const stats: PoolStats = pool.getStats()
@@ -35,5 +55,7 @@ export async function exercise(
   watcher.on('wal', (wal) => console.log(wal.over_limit))
   watcher.stop()
   await persistence.close()
-  return n + agents.length + (one ? 1 : 0) + results.length + stats.readQueueLength + (health.healthy ? 1 : 0) + text.length + copy.pages + tools.length + Number(rowid)
+  const rawCount = rawRead.rows.length + (rawFirst?.length ?? 0) + heavy.columns.length + rawBatch.length + (origin ? 1 : 0)
+  const shapes = returnedAgents.length + plainAgain.length + (Array.isArray(either) ? either.length : either.rows.length)
+  return rawCount + shapes + n + agents.length + (one ? 1 : 0) + results.length + stats.readQueueLength + (health.healthy ? 1 : 0) + text.length + copy.pages + tools.length + Number(rowid)
 }

@@ -12,7 +12,7 @@ use crate::js::raw::{self, Env, JsValue, Reference};
 use crate::js::shape::{self, Shapes};
 use crate::payloads;
 use crate::pool::job::{Output, WriteResult};
-use crate::sqlite::{Missing, Params, Records, RowSet, Value};
+use crate::sqlite::{ColumnInfo, Missing, Params, Records, RowSet, Value};
 
 /// Largest integer a JS number holds exactly.
 const MAX_SAFE: i64 = (1 << 53) - 1;
@@ -155,6 +155,46 @@ fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Resu
     Ok(out)
 }
 
+/// Rows in the form they were collected in: objects, or `{ columns, rows }` (see `set_raw`).
+fn row_set_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
+    match &rows.described {
+        Some(described) => {
+            let obj = raw::object(env)?;
+            set_raw(env, obj, rows, described, mode)?;
+            Ok(obj)
+        }
+        None => rows_to_js(env, rows, mode, names),
+    }
+}
+
+/// Sets `columns` (`[{ name, table, column, type }]`) and `rows` (arrays of values in column
+/// order, so columns of the same name stay apart) on `target`.
+fn set_raw(env: Env, target: JsValue, rows: &RowSet, described: &[ColumnInfo], mode: IntegerMode) -> Result<()> {
+    let text_or_null = |s: &Option<String>| match s {
+        Some(s) => raw::string(env, s),
+        None => raw::null(env),
+    };
+    let columns = raw::array(env, rows.columns.len())?;
+    for (i, (name, info)) in rows.columns.iter().zip(described).enumerate() {
+        let column = raw::object(env)?;
+        raw::set_named(env, column, "name", raw::string(env, name)?)?;
+        raw::set_named(env, column, "table", text_or_null(&info.table)?)?;
+        raw::set_named(env, column, "column", text_or_null(&info.column)?)?;
+        raw::set_named(env, column, "type", text_or_null(&info.decl_type)?)?;
+        raw::set_element(env, columns, i as u32, column)?;
+    }
+    let out = raw::array(env, rows.row_count())?;
+    for (i, row) in rows.rows().take(rows.row_count()).enumerate() {
+        let values = raw::array(env, row.len())?;
+        for (j, value) in row.iter().enumerate() {
+            raw::set_element(env, values, j as u32, value_to_js(env, value, mode)?)?;
+        }
+        raw::set_element(env, out, i as u32, values)?;
+    }
+    raw::set_named(env, target, "columns", columns)?;
+    raw::set_named(env, target, "rows", out)
+}
+
 fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     let Some(row) = rows.rows().next() else {
         return raw::object(env);
@@ -225,12 +265,19 @@ fn json_column_to_js(env: Env, value: &Value, missing: Missing, mode: IntegerMod
     }
 }
 
-/// `{ changes, lastInsertRowid }`; a rowid beyond 2^53 is a BigInt with `safeIntegers`.
-fn write_to_js(env: Env, w: &WriteResult, mode: IntegerMode) -> Result<JsValue> {
+/// `{ changes, lastInsertRowid }`, with the statement's `rows` when it returns columns (and
+/// their `columns` for raw rows); a rowid beyond 2^53 is a BigInt with `safeIntegers`.
+fn write_to_js(env: Env, w: &WriteResult, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     let obj = raw::object(env)?;
     raw::set_named(env, obj, "changes", raw::number(env, w.changes as f64)?)?;
     let rowid = value_to_js(env, &Value::Integer(w.last_insert_rowid), mode)?;
     raw::set_named(env, obj, "lastInsertRowid", rowid)?;
+    if let Some(rows) = &w.rows {
+        match &rows.described {
+            Some(described) => set_raw(env, obj, rows, described, mode)?,
+            None => raw::set_named(env, obj, "rows", rows_to_js(env, rows, mode, names)?)?,
+        }
+    }
     Ok(obj)
 }
 
@@ -341,14 +388,14 @@ impl KeyCache {
 
 pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     match out {
-        Output::Rows(rows) => rows_to_js(env, rows, mode, names),
+        Output::Rows(rows) => row_set_to_js(env, rows, mode, names),
         Output::Row(Some(rows)) => first_row_to_js(env, rows, mode, names),
         Output::Row(None) => raw::null(env),
-        Output::Write(w) => write_to_js(env, w, mode),
+        Output::Write(w) => write_to_js(env, w, mode, names),
         Output::Writes(ws) => {
             let arr = raw::array(env, ws.len())?;
             for (i, w) in ws.iter().enumerate() {
-                raw::set_element(env, arr, i as u32, write_to_js(env, w, mode)?)?;
+                raw::set_element(env, arr, i as u32, write_to_js(env, w, mode, names)?)?;
             }
             Ok(arr)
         }

@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
+use crate::js::call_options::CallOptions;
 use crate::js::convert::{json_to_js, to_params};
 use crate::js::events::Announce;
 use crate::js::options::read_config;
@@ -31,6 +32,7 @@ use crate::pool::shared::Lease;
 use crate::pool::snapshot::PoolSnapshot;
 use crate::pool::sql::{Fetch, Statement};
 use crate::pool::Pool;
+use crate::sqlite::Params;
 
 /// Leases the pool of `path` (opening it if this process has none) and makes sure environment
 /// teardown (process exit, worker termination) gives the lease back, stopping the pool if it was
@@ -52,6 +54,19 @@ pub fn sql_text(env: &Env, v: Unknown, what: &str) -> Result<String> {
         T::napi_string => raw::get_string(env.raw(), v.raw()),
         _ => Err(Error::invalid(format!("{what} must be a string of SQL"))),
     }
+}
+
+/// The arguments of a call that runs one statement: `(sql, params?, options?)`.
+fn call_input(
+    env: &Env,
+    sql: Unknown,
+    params: Option<Unknown>,
+    options: Option<Unknown>,
+) -> Result<(String, Params, CallOptions)> {
+    let sql = sql_text(env, sql, "sql")?;
+    let params = to_params(env.raw(), params.map(|p| p.raw()))?;
+    let options = CallOptions::read(env.raw(), options.map(|o| o.raw()))?;
+    Ok((sql, params, options))
 }
 
 fn session_over() -> Error {
@@ -173,31 +188,49 @@ impl SqliteConnectionPool {
     /// All rows of a read-only query, run on a reader thread.
     #[napi(
         ts_generic_types = "T = Row",
-        ts_args_type = "sql: string, params?: Params",
+        ts_args_type = "sql: string, params?: Params, options?: ObjectOptions",
         ts_return_type = "Promise<T[]>"
     )]
-    pub fn read(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
-        self.query(env, Lane::Read, Fetch::All, sql, params)
+    pub fn read(
+        &self,
+        env: Env,
+        sql: Unknown,
+        params: Option<Unknown>,
+        options: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
+        self.query(env, Lane::Read, Fetch::All, sql, params, options)
     }
 
     /// The first row of a read-only query, or null.
     #[napi(
         ts_generic_types = "T = Row",
-        ts_args_type = "sql: string, params?: Params",
+        ts_args_type = "sql: string, params?: Params, options?: ObjectOptions",
         ts_return_type = "Promise<T | null>"
     )]
-    pub fn get(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
-        self.query(env, Lane::Read, Fetch::First, sql, params)
+    pub fn get(
+        &self,
+        env: Env,
+        sql: Unknown,
+        params: Option<Unknown>,
+        options: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
+        self.query(env, Lane::Read, Fetch::First, sql, params, options)
     }
 
     /// A heavy read-only query on a worker thread, so it never delays `read()`.
     #[napi(
         ts_generic_types = "T = Row",
-        ts_args_type = "sql: string, params?: Params",
+        ts_args_type = "sql: string, params?: Params, options?: ObjectOptions",
         ts_return_type = "Promise<T[]>"
     )]
-    pub fn execute_in_worker(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
-        self.query(env, Lane::Worker, Fetch::All, sql, params)
+    pub fn execute_in_worker(
+        &self,
+        env: Env,
+        sql: Unknown,
+        params: Option<Unknown>,
+        options: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
+        self.query(env, Lane::Worker, Fetch::All, sql, params, options)
     }
 
     fn query(
@@ -207,44 +240,56 @@ impl SqliteConnectionPool {
         fetch: Fetch,
         sql: Unknown,
         params: Option<Unknown>,
+        options: Option<Unknown>,
     ) -> napi::Result<JsPromise> {
-        let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+        let input = call_input(&env, sql, params, options);
         let announce = (lane == Lane::Read).then(|| Announce::failure("read-error"));
         self.submit(
             &env,
             lane,
             announce,
-            input.map(|(sql, params)| move |done| self.pool().query(lane, sql, params, fetch, done)),
+            input.map(|(sql, params, options)| {
+                move |done| self.pool().query(lane, sql, params, fetch, options.form(), done)
+            }),
         )
     }
 
-    /// One write, committed (with whatever else is queued) before the promise resolves.
+    /// One write, committed (with whatever else is queued) before the promise resolves; the
+    /// rows of a statement that returns columns (`RETURNING`) come with it.
     #[napi(
-        ts_args_type = "sql: string, params?: Params",
-        ts_return_type = "Promise<WriteResult>"
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: Params, options?: ObjectOptions",
+        ts_return_type = "Promise<WriteResult<T>>"
     )]
-    pub fn write(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> napi::Result<JsPromise> {
-        let input = sql_text(&env, sql, "sql").and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)));
+    pub fn write(
+        &self,
+        env: Env,
+        sql: Unknown,
+        params: Option<Unknown>,
+        options: Option<Unknown>,
+    ) -> napi::Result<JsPromise> {
+        let input = call_input(&env, sql, params, options);
         self.submit(
             &env,
             Lane::Write,
             Some(Announce::failure("write-error")),
-            input.map(|(sql, params)| move |done| self.pool().execute(sql, params, done)),
+            input.map(|(sql, params, options)| move |done| self.pool().execute(sql, params, options.form(), done)),
         )
     }
 
     /// Several statements, all committed or none.
     #[napi(
-        ts_args_type = "statements: Array<Statement | string>",
+        ts_args_type = "statements: Array<Statement | string>, options?: ObjectOptions",
         ts_return_type = "Promise<WriteResult[]>"
     )]
-    pub fn transaction(&self, env: Env, list: Unknown) -> napi::Result<JsPromise> {
-        let input = statements(&env, list);
+    pub fn transaction(&self, env: Env, list: Unknown, options: Option<Unknown>) -> napi::Result<JsPromise> {
+        let input =
+            statements(&env, list).and_then(|list| Ok((list, CallOptions::read(env.raw(), options.map(|o| o.raw()))?)));
         self.submit(
             &env,
             Lane::Write,
             Some(Announce::failure("transaction-error")),
-            input.map(|list| move |done| self.pool().transaction(list, done)),
+            input.map(|(list, options)| move |done| self.pool().transaction(list, options.form(), done)),
         )
     }
 
@@ -302,7 +347,7 @@ impl SqliteConnectionPool {
     }
 
     /// Runs one statement in interactive transaction `id`: `kind` 0 = all rows, 1 = first row,
-    /// 2 = a write's `{ changes, lastInsertRowid }`.
+    /// 2 = a write's `{ changes, lastInsertRowid }` (and `rows` when it returns columns).
     #[napi(js_name = "__run", skip_typescript)]
     pub fn run_in(
         &self,
@@ -311,27 +356,27 @@ impl SqliteConnectionPool {
         kind: u32,
         sql: Unknown,
         params: Option<Unknown>,
+        options: Option<Unknown>,
     ) -> napi::Result<JsPromise> {
         let kind = match kind {
             0 => Kind::Read,
             1 => Kind::Get,
             _ => Kind::Write,
         };
-        let input = sql_text(&env, sql, "sql")
-            .and_then(|s| Ok((s, to_params(env.raw(), params.map(|p| p.raw()))?)))
-            .and_then(|(sql, params)| {
-                let sessions = self.sessions.borrow();
-                let (commands, ended) = sessions.get(&id).ok_or_else(session_over)?;
-                Ok((commands.clone(), ended.clone(), sql, params))
-            });
+        let input = call_input(&env, sql, params, options).and_then(|(sql, params, options)| {
+            let sessions = self.sessions.borrow();
+            let (commands, ended) = sessions.get(&id).ok_or_else(session_over)?;
+            Ok((commands.clone(), ended.clone(), sql, params, options.form()))
+        });
         self.submit(
             &env,
             Lane::Write,
             None,
-            input.map(|(commands, ended, sql, params)| {
+            input.map(|(commands, ended, sql, params, form)| {
                 move |done: Completion| {
                     if let Err(crossbeam_channel::SendError(Command::Run { done, .. })) = commands.send(Command::Run {
                         kind,
+                        form,
                         sql,
                         params,
                         done,

@@ -7,10 +7,36 @@ import type { EventEmitter } from 'node:events'
 export type SqlValue = null | undefined | boolean | number | bigint | string | Buffer | Uint8Array
 /** Positional (`?`) parameters as an array, named (`:id`, `@id`, `$id`) as an object. */
 export type Params = SqlValue | SqlValue[] | { [name: string]: SqlValue }
-/** A result row: column name to value (INTEGER/REAL → number or bigint, TEXT → string, BLOB → Buffer). */
-export type Row = { [column: string]: number | bigint | string | Buffer | null }
-/** `lastInsertRowid` is a BigInt beyond 2^53 when the pool was opened with `safeIntegers`. */
-export interface WriteResult { changes: number; lastInsertRowid: number | bigint }
+/** A value as read back: INTEGER/REAL → number (bigint beyond 2^53 with `safeIntegers`), TEXT → string, BLOB → Buffer. */
+export type ResultValue = number | bigint | string | Buffer | null
+/** A result row: column name to value. */
+export type Row = { [column: string]: ResultValue }
+/**
+ * `lastInsertRowid` is a BigInt beyond 2^53 when the pool was opened with `safeIntegers`. `rows`
+ * is there when the statement returns columns (`INSERT … RETURNING`), absent otherwise.
+ */
+export interface WriteResult<T = Row> { changes: number; lastInsertRowid: number | bigint; rows?: T[] }
+
+/** The options every call that runs SQL takes as its last argument. Unknown keys are ignored. */
+export interface CallOptions {
+  /** Rows as arrays beside a description of each column (`RawResult`), so equal names never collapse. */
+  raw?: boolean
+}
+/** Options of a call whose rows come back as objects. */
+export type ObjectOptions = CallOptions & { raw?: false }
+/** Options of a call whose rows come back raw. */
+export type RawOptions = CallOptions & { raw: true }
+/** A raw row: one value per column, in column order. */
+export type RawRow = ResultValue[]
+/**
+ * A result column: its name, the table and column it reads (null for an expression) and its
+ * declared type (null when it has none).
+ */
+export interface ColumnInfo { name: string; table: string | null; column: string | null; type: string | null }
+/** Raw rows (`{ raw: true }`); from `get`, at most one row. */
+export interface RawResult { columns: ColumnInfo[]; rows: RawRow[] }
+/** A raw write: `columns` and `rows` are there when the statement returns columns, absent otherwise. */
+export interface RawWriteResult { changes: number; lastInsertRowid: number | bigint; columns?: ColumnInfo[]; rows?: RawRow[] }
 export interface Statement { sql: string; params?: Params }
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
 
@@ -227,9 +253,15 @@ export interface EventRow { id: number; swarm_id: string | null; event_type: str
 
 /** The statements of an interactive `transaction(fn)`, run on the writer inside its transaction. */
 export interface Transaction {
-  read<T = Row>(sql: string, params?: Params): Promise<T[]>
-  get<T = Row>(sql: string, params?: Params): Promise<T | null>
-  write(sql: string, params?: Params): Promise<WriteResult>
+  read<T = Row>(sql: string, params?: Params, options?: ObjectOptions): Promise<T[]>
+  read(sql: string, params: Params | undefined, options: RawOptions): Promise<RawResult>
+  read<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T[] | RawResult>
+  get<T = Row>(sql: string, params?: Params, options?: ObjectOptions): Promise<T | null>
+  get(sql: string, params: Params | undefined, options: RawOptions): Promise<RawResult>
+  get<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T | null | RawResult>
+  write<T = Row>(sql: string, params?: Params, options?: ObjectOptions): Promise<WriteResult<T>>
+  write(sql: string, params: Params | undefined, options: RawOptions): Promise<RawWriteResult>
+  write<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<WriteResult<T> | RawWriteResult>
 }
 
 /** The `health-check` event's payload. */
@@ -260,4 +292,14 @@ export interface SQLiteConnectionPool extends EventEmitter {
   off<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this
   /** Runs `fn` in one transaction on the writer: commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T>
+  transaction(statements: Array<Statement | string>, options: RawOptions): Promise<RawWriteResult[]>
+  transaction(statements: Array<Statement | string>, options?: CallOptions): Promise<Array<WriteResult | RawWriteResult>>
+  read(sql: string, params: Params | undefined, options: RawOptions): Promise<RawResult>
+  read<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T[] | RawResult>
+  get(sql: string, params: Params | undefined, options: RawOptions): Promise<RawResult>
+  get<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T | null | RawResult>
+  executeInWorker(sql: string, params: Params | undefined, options: RawOptions): Promise<RawResult>
+  executeInWorker<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T[] | RawResult>
+  write(sql: string, params: Params | undefined, options: RawOptions): Promise<RawWriteResult>
+  write<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<WriteResult<T> | RawWriteResult>
 }

@@ -12,7 +12,7 @@ use super::tests::{close, count, open, write};
 use super::Pool;
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
-use crate::sqlite::{Params, Value};
+use crate::sqlite::{Form, Params, Value};
 
 fn one_reader() -> PoolConfig {
     PoolConfig {
@@ -69,6 +69,7 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
         "SELECT count(*) FROM t".into(),
         Params::None,
         Fetch::First,
+        Form::Objects,
         collect(&tx, 0),
     );
     pool.read_with(
@@ -81,6 +82,7 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
         "SELECT * FROM missing_table".into(),
         Params::None,
         Fetch::All,
+        Form::Objects,
         collect(&tx, 2),
     );
     pool.query(
@@ -88,6 +90,7 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
         "SELECT 1".into(),
         Params::None,
         Fetch::First,
+        Form::Objects,
         collect(&tx, 3),
     );
     pool.query(
@@ -95,6 +98,7 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
         "PRAGMA user_version".into(),
         Params::None,
         Fetch::First,
+        Form::Objects,
         collect(&tx, 4),
     );
     pool.read_with(
@@ -160,6 +164,7 @@ fn queued_reads_share_one_transaction_and_settle_alone() -> Result<()> {
         "SELECT count(*) FROM t".into(),
         Params::None,
         Fetch::First,
+        Form::Objects,
         collect(&tx, 7),
     );
     drop(release);
@@ -190,6 +195,7 @@ fn a_batch_sees_every_write_resolved_before_its_reads_were_queued() -> Result<()
             "SELECT count(*) FROM t".into(),
             Params::None,
             Fetch::First,
+            Form::Objects,
             collect(&tx, i as usize),
         );
     }

@@ -7,16 +7,19 @@ use rusqlite::Connection;
 use crate::error::Result;
 use crate::sqlite::{Records, RowSet};
 
-/// What a write statement did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a write statement did, and the rows it returned when it returns columns (`RETURNING`,
+/// or a query sent as a write); None when it has no result columns.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct WriteResult {
     pub changes: u64,
     pub last_insert_rowid: i64,
+    pub rows: Option<RowSet>,
 }
 
 /// A job's result, as plain data the binding turns into JavaScript values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
+    /// A query's rows: all of them, or (a `get` in `Form::Raw`) at most the first.
     Rows(RowSet),
     /// The first row of a query, or none.
     Row(Option<RowSet>),

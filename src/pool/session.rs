@@ -17,7 +17,7 @@ use crate::pool::lanes::Lane;
 use crate::pool::sql::{check_text, refuse_control, run_query, run_statement, Fetch};
 use crate::pool::Pool;
 use crate::sqlite::guard;
-use crate::sqlite::Params;
+use crate::sqlite::{Form, Params};
 
 /// What a statement of the transaction returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +26,14 @@ pub enum Kind {
     Read,
     /// The first row or none.
     Get,
-    /// `{ changes, lastInsertRowid }`.
+    /// `{ changes, lastInsertRowid }`, and `rows` when the statement returns columns.
     Write,
 }
 
 pub enum Command {
     Run {
         kind: Kind,
+        form: Form,
         sql: String,
         params: Params,
         done: Completion,
@@ -91,6 +92,7 @@ fn serve(ctx: &ThreadContext, conn: &Connection, commands: &Receiver<Command>, e
         match commands.recv_deadline(until) {
             Ok(Command::Run {
                 kind,
+                form,
                 sql,
                 params,
                 done,
@@ -107,9 +109,9 @@ fn serve(ctx: &ThreadContext, conn: &Connection, commands: &Receiver<Command>, e
                         )
                     })
                     .and_then(|()| match kind {
-                        Kind::Read => run_query(conn, &sql, &params, Fetch::All),
-                        Kind::Get => run_query(conn, &sql, &params, Fetch::First),
-                        Kind::Write => run_statement(conn, &sql, &params).map(Output::Write),
+                        Kind::Read => run_query(conn, &sql, &params, Fetch::All, form),
+                        Kind::Get => run_query(conn, &sql, &params, Fetch::First, form),
+                        Kind::Write => run_statement(conn, &sql, &params, form).map(Output::Write),
                     });
                 done(result)
             }

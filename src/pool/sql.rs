@@ -8,7 +8,7 @@ use crate::pool::lanes::Lane;
 use crate::pool::Pool;
 use crate::sqlite::classify::{classify, first_keyword, is_blank, StatementKind};
 use crate::sqlite::guard;
-use crate::sqlite::{Params, RowSet};
+use crate::sqlite::{Form, Params, RowSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fetch {
@@ -66,7 +66,9 @@ pub fn refuse_control(sql: &str, instead: &str) -> Result<()> {
 }
 
 /// Runs a read-only statement, refusing anything that would write or change connection state.
-pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch) -> Result<Output> {
+/// In `Form::Raw` the result is `Output::Rows` for `Fetch::First` too: at most one row, and the
+/// columns described even when there is none.
+pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch, form: Form) -> Result<Output> {
     if classify(sql) == StatementKind::TransactionControl {
         return Err(read_only());
     }
@@ -79,57 +81,64 @@ pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch) ->
     // A reader may run this inside its batch's read transaction; only a transaction the
     // statement itself opened is rolled back.
     let was_autocommit = conn.is_autocommit();
-    let rows = RowSet::collect(&mut stmt, limit);
+    let rows = RowSet::collect_as(&mut stmt, limit, form);
     drop(stmt);
     if was_autocommit && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     let rows = rows?;
-    Ok(match fetch {
-        Fetch::All => Output::Rows(rows),
-        Fetch::First => Output::Row((rows.row_count() > 0).then_some(rows)),
+    Ok(match (fetch, form) {
+        (Fetch::All, _) | (Fetch::First, Form::Raw) => Output::Rows(rows),
+        (Fetch::First, Form::Objects) => Output::Row((rows.row_count() > 0).then_some(rows)),
     })
 }
 
-/// Runs one statement on the writer's connection, stepping through any rows it returns.
-pub fn run_statement(conn: &Connection, sql: &str, params: &Params) -> Result<WriteResult> {
+/// Runs one statement on the writer's connection; the rows it returns (`RETURNING`) are kept in
+/// `form` when it has result columns.
+pub fn run_statement(conn: &Connection, sql: &str, params: &Params, form: Form) -> Result<WriteResult> {
     if first_keyword(sql) == "VACUUM" {
         // VACUUM runs an ATTACH and a BEGIN of its own inside SQLite, which the guard lets
         // through for it alone (`VACUUM INTO` stays refused).
-        return guard::vacuum(|| run_one(conn, sql, params));
+        return guard::vacuum(|| run_one(conn, sql, params, form));
     }
-    run_one(conn, sql, params)
+    run_one(conn, sql, params, form)
 }
 
-fn run_one(conn: &Connection, sql: &str, params: &Params) -> Result<WriteResult> {
+fn run_one(conn: &Connection, sql: &str, params: &Params, form: Form) -> Result<WriteResult> {
     let mut stmt = prepare(conn, sql)?;
     params.bind(&mut stmt)?;
     let writes = !stmt.readonly();
-    let mut rows = stmt.raw_query();
     // A VACUUM's own ATTACH is authorized while it runs, so a refusal can come from stepping.
-    while rows.next().map_err(|e| guard::explain(e.into()))?.is_some() {}
+    let rows = if stmt.column_count() > 0 {
+        Some(RowSet::collect_as(&mut stmt, usize::MAX, form).map_err(guard::explain)?)
+    } else {
+        let mut rows = stmt.raw_query();
+        while rows.next().map_err(|e| guard::explain(e.into()))?.is_some() {}
+        None
+    };
     Ok(WriteResult {
         changes: if writes { conn.changes() } else { 0 },
         last_insert_rowid: conn.last_insert_rowid(),
+        rows,
     })
 }
 
 impl Pool {
     /// `read`/`get` on the readers, `executeInWorker` on the workers.
-    pub fn query(&self, lane: Lane, sql: String, params: Params, fetch: Fetch, done: Completion) {
+    pub fn query(&self, lane: Lane, sql: String, params: Params, fetch: Fetch, form: Form, done: Completion) {
         if let Err(e) = check_text(&sql) {
             return self.reject(lane, e, done);
         }
         // PRAGMA reads run on their own, outside any read batch.
         let alone = classify(&sql) == StatementKind::Alone;
-        let work = Box::new(move |conn: &Connection| run_query(conn, &sql, &params, fetch));
+        let work = Box::new(move |conn: &Connection| run_query(conn, &sql, &params, fetch, form));
         let mut job = Job::new(work, done);
         job.alone = alone;
         self.submit(lane, job);
     }
 
     /// `write`: one statement, committed with whatever else the writer has queued.
-    pub fn execute(&self, sql: String, params: Params, done: Completion) {
+    pub fn execute(&self, sql: String, params: Params, form: Form, done: Completion) {
         if let Err(e) = check_text(&sql) {
             return self.reject(Lane::Write, e, done);
         }
@@ -137,14 +146,14 @@ impl Pool {
             return self.reject(Lane::Write, refused, done);
         }
         let alone = classify(&sql) == StatementKind::Alone;
-        let work = Box::new(move |conn: &Connection| run_statement(conn, &sql, &params).map(Output::Write));
+        let work = Box::new(move |conn: &Connection| run_statement(conn, &sql, &params, form).map(Output::Write));
         let mut job = Job::new(work, done);
         job.alone = alone;
         self.submit(Lane::Write, job);
     }
 
     /// `transaction([...])`: every statement or none, inside one savepoint.
-    pub fn transaction(&self, statements: Vec<Statement>, done: Completion) {
+    pub fn transaction(&self, statements: Vec<Statement>, form: Form, done: Completion) {
         for (i, s) in statements.iter().enumerate() {
             if let Err(e) = check_text(&s.sql) {
                 return self.reject(Lane::Write, at_statement(i, e), done);
@@ -163,7 +172,7 @@ impl Pool {
         let work = Box::new(move |conn: &Connection| {
             let mut results = Vec::with_capacity(statements.len());
             for (i, s) in statements.iter().enumerate() {
-                results.push(run_statement(conn, &s.sql, &s.params).map_err(|e| at_statement(i, e))?);
+                results.push(run_statement(conn, &s.sql, &s.params, form).map_err(|e| at_statement(i, e))?);
             }
             Ok(Output::Writes(results))
         });
@@ -207,4 +216,101 @@ pub fn wait<F: FnOnce(Completion)>(submit: F) -> Result<Output> {
         let _ = tx.send(r);
     }));
     rx.recv().unwrap_or(Err(Error::PoolClosed))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{run_query, run_statement, Fetch};
+    use crate::error::Result;
+    use crate::pool::job::Output;
+    use crate::sqlite::{Form, Params, Value};
+
+    fn db() -> Result<Connection> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)")?;
+        Ok(conn)
+    }
+
+    fn text(v: &str) -> Params {
+        Params::Positional(vec![Value::Text(v.into())])
+    }
+
+    #[test]
+    fn returning_rows_come_with_the_write_and_changes_stay_right() -> Result<()> {
+        let conn = db()?;
+        let plain = run_statement(&conn, "INSERT INTO t(v) VALUES (?)", &text("a"), Form::Objects)?;
+        assert_eq!((plain.changes, plain.last_insert_rowid, plain.rows), (1, 1, None));
+        let sql = "INSERT INTO t(v) VALUES (?), ('c') RETURNING id, v";
+        let returned = run_statement(&conn, sql, &text("b"), Form::Objects)?;
+        assert_eq!(returned.changes, 2);
+        let rows = returned.rows.expect("RETURNING has columns");
+        assert_eq!(rows.described, None);
+        assert_eq!(
+            rows.values,
+            [
+                Value::Integer(2),
+                Value::Text("b".into()),
+                Value::Integer(3),
+                Value::Text("c".into())
+            ]
+        );
+        let deleted = run_statement(
+            &conn,
+            "DELETE FROM t WHERE id > 99 RETURNING id",
+            &Params::None,
+            Form::Raw,
+        )?;
+        assert_eq!(deleted.changes, 0);
+        let rows = deleted.rows.expect("columns, no rows");
+        assert_eq!((rows.row_count(), rows.described.map(|d| d.len())), (0, Some(1)));
+        Ok(())
+    }
+
+    #[test]
+    fn a_failing_returning_statement_leaves_no_row_of_its_own() -> Result<()> {
+        let conn = db()?;
+        run_statement(&conn, "INSERT INTO t(v) VALUES ('taken')", &Params::None, Form::Objects)?;
+        let sql = "INSERT INTO t(v) VALUES ('x'), ('taken') RETURNING id";
+        let err = run_statement(&conn, sql, &Params::None, Form::Objects).expect_err("unique");
+        assert_eq!(err.code(), "SQLITE_CONSTRAINT_UNIQUE");
+        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+        assert_eq!(n, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_raw_get_is_rows_with_at_most_one_and_columns_even_with_none() -> Result<()> {
+        let conn = db()?;
+        conn.execute_batch("INSERT INTO t(v) VALUES ('a'), ('b')")?;
+        match run_query(
+            &conn,
+            "SELECT id, v FROM t ORDER BY id",
+            &Params::None,
+            Fetch::First,
+            Form::Raw,
+        )? {
+            Output::Rows(rows) => {
+                assert_eq!(rows.values, [Value::Integer(1), Value::Text("a".into())]);
+                assert_eq!(rows.described.map(|d| d.len()), Some(2));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match run_query(&conn, "SELECT v FROM t WHERE 0", &Params::None, Fetch::First, Form::Raw)? {
+            Output::Rows(rows) => assert_eq!((rows.row_count(), rows.columns.len()), (0, 1)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            run_query(
+                &conn,
+                "SELECT v FROM t WHERE 0",
+                &Params::None,
+                Fetch::First,
+                Form::Objects
+            )?,
+            Output::Row(None)
+        );
+        Ok(())
+    }
 }

@@ -12,7 +12,7 @@ use super::sql::{wait, Fetch, Statement};
 use super::Pool;
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
-use crate::sqlite::{Params, Value};
+use crate::sqlite::{Form, Params, Value};
 
 pub(super) fn temp_path(name: &str) -> String {
     let dir = crate::test_dir().join(format!("sp-pool-{}", std::process::id()));
@@ -43,7 +43,7 @@ pub(super) fn open(name: &str, config: PoolConfig) -> Result<Arc<Pool>> {
 }
 
 pub(super) fn write(pool: &Pool, sql: &str, params: Params) -> Result<Output> {
-    wait(|done| pool.execute(sql.into(), params, done))
+    wait(|done| pool.execute(sql.into(), params, Form::Objects, done))
 }
 
 pub(super) fn count(pool: &Pool) -> Result<i64> {
@@ -53,6 +53,7 @@ pub(super) fn count(pool: &Pool) -> Result<i64> {
             "SELECT count(*) AS n FROM t".into(),
             Params::None,
             Fetch::First,
+            Form::Objects,
             done,
         )
     })? {
@@ -77,6 +78,7 @@ fn group_commit_keeps_every_write_in_few_commits() -> Result<()> {
         pool.execute(
             "INSERT INTO t(v) VALUES (?)".into(),
             Params::Positional(vec![Value::Text(format!("v{i}"))]),
+            Form::Objects,
             Box::new(move |r| tx.send(r).expect("send")),
         );
     }
@@ -100,6 +102,7 @@ fn a_failing_write_fails_alone() -> Result<()> {
         pool.execute(
             "INSERT INTO t(v) VALUES (?)".into(),
             Params::Positional(vec![v.into()]),
+            Form::Objects,
             Box::new(move |r| tx.send((v, r)).expect("send")),
         );
     }
@@ -137,12 +140,13 @@ fn transaction_is_all_or_nothing() -> Result<()> {
         sql: "INSERT INTO t(v) VALUES (?)".into(),
         params: Params::Positional(vec![v.into()]),
     };
-    let err = wait(|done| pool.transaction(vec![stmt("x"), stmt("y"), stmt("x")], done)).expect_err("dup");
+    let err =
+        wait(|done| pool.transaction(vec![stmt("x"), stmt("y"), stmt("x")], Form::Objects, done)).expect_err("dup");
     assert_eq!(err.code(), "SQLITE_CONSTRAINT_UNIQUE");
     assert!(err.to_string().starts_with("UNIQUE constraint failed: t.v"), "{err}");
     assert!(err.to_string().ends_with("(statement 2)"), "{err}");
     assert_eq!(count(&pool)?, 0);
-    let ok = wait(|done| pool.transaction(vec![stmt("x"), stmt("y")], done))?;
+    let ok = wait(|done| pool.transaction(vec![stmt("x"), stmt("y")], Form::Objects, done))?;
     assert!(matches!(ok, Output::Writes(ref w) if w.len() == 2 && w[1].changes == 1));
     assert_eq!(count(&pool)?, 2);
     close(&pool);
@@ -159,12 +163,14 @@ fn writes_sent_to_readers_are_refused() -> Result<()> {
                 "INSERT INTO t(v) VALUES ('z')".into(),
                 Params::None,
                 Fetch::All,
+                Form::Objects,
                 d,
             )
         })
         .expect_err("read-only");
         assert_eq!(err.code(), "READ_ONLY");
-        let err = wait(|d| pool.query(lane, "BEGIN".into(), Params::None, Fetch::All, d)).expect_err("begin");
+        let err =
+            wait(|d| pool.query(lane, "BEGIN".into(), Params::None, Fetch::All, Form::Objects, d)).expect_err("begin");
         assert_eq!(err.code(), "READ_ONLY");
     }
     let err = write(&pool, "COMMIT", Params::None).expect_err("tx control");
@@ -209,6 +215,7 @@ fn a_job_waiting_past_acquire_timeout_times_out() -> Result<()> {
         "SELECT 1".into(),
         Params::None,
         Fetch::All,
+        Form::Objects,
         Box::new(move |r| tx.send(r).expect("send")),
     );
     let first = rx.recv().expect("first");
@@ -277,9 +284,19 @@ fn a_runaway_query_is_interrupted_and_the_worker_recovers() -> Result<()> {
     };
     let pool = open("runaway", config)?;
     let forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c";
-    let err = wait(|d| pool.query(Lane::Worker, forever.into(), Params::None, Fetch::All, d)).expect_err("timeout");
+    let err = wait(|d| pool.query(Lane::Worker, forever.into(), Params::None, Fetch::All, Form::Objects, d))
+        .expect_err("timeout");
     assert_eq!(err.code(), "QUERY_TIMEOUT");
-    let ok = wait(|d| pool.query(Lane::Worker, "SELECT 42".into(), Params::None, Fetch::First, d))?;
+    let ok = wait(|d| {
+        pool.query(
+            Lane::Worker,
+            "SELECT 42".into(),
+            Params::None,
+            Fetch::First,
+            Form::Objects,
+            d,
+        )
+    })?;
     assert!(matches!(ok, Output::Row(Some(ref r)) if r.values == vec![Value::Integer(42)]));
     close(&pool);
     Ok(())
@@ -294,6 +311,7 @@ fn close_drains_then_refuses() -> Result<()> {
         pool.execute(
             "INSERT INTO t(v) VALUES (?)".into(),
             Params::Positional(vec![Value::Integer(i)]),
+            Form::Objects,
             Box::new(move |r| tx.send(r.is_ok()).expect("send")),
         );
     }
@@ -371,7 +389,12 @@ fn a_job_rolling_back_its_whole_group_fails_alone() -> Result<()> {
             format!("INSERT INTO t(v) VALUES ('v{i}')")
         };
         let tx = tx.clone();
-        pool.execute(sql, Params::None, Box::new(move |r| tx.send((i, r)).expect("send")));
+        pool.execute(
+            sql,
+            Params::None,
+            Form::Objects,
+            Box::new(move |r| tx.send((i, r)).expect("send")),
+        );
     }
     drop(release);
     let mut failed: Vec<(i32, &'static str)> = (0..20)
@@ -425,6 +448,59 @@ fn the_wal_is_reset_while_readers_never_pause() -> Result<()> {
     assert!(peak <= 3 * limit, "the WAL peaked at {peak} bytes");
     assert!(pool.stats().truncate_checkpoints.load(Relaxed) > 0);
     assert_eq!(count(&pool)?, 3000);
+    close(&pool);
+    Ok(())
+}
+
+#[test]
+fn returning_rows_reach_each_job_and_a_failing_one_fails_alone() -> Result<()> {
+    let pool = open("returning", small_config())?;
+    write(&pool, "INSERT INTO t(v) VALUES ('taken')", Params::None)?;
+    let (tx, rx) = unbounded();
+    let sqls = [
+        "INSERT INTO t(v) VALUES ('a') RETURNING v",
+        "INSERT INTO t(v) VALUES ('x'), ('taken') RETURNING v",
+        "INSERT INTO t(v) VALUES ('b') RETURNING id, v",
+    ];
+    for (i, sql) in sqls.iter().enumerate() {
+        let tx = tx.clone();
+        let form = if i == 2 { Form::Raw } else { Form::Objects };
+        pool.execute(
+            (*sql).into(),
+            Params::None,
+            form,
+            Box::new(move |r| tx.send((i, r)).expect("send")),
+        );
+    }
+    let mut results: Vec<_> = (0..3).map(|_| rx.recv().expect("settles")).collect();
+    results.sort_by_key(|(i, _)| *i);
+    let rows = |r: &Result<Output>| match r {
+        Ok(Output::Write(w)) => w.rows.clone().expect("rows"),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(rows(&results[0].1).values, [Value::Text("a".into())]);
+    assert!(matches!(&results[1].1, Err(e) if e.code() == "SQLITE_CONSTRAINT_UNIQUE"));
+    let raw = rows(&results[2].1);
+    assert_eq!(raw.values[1], Value::Text("b".into()));
+    assert_eq!(raw.described.map(|d| d.len()), Some(2));
+    assert_eq!(count(&pool)?, 3);
+    let batch = wait(|done| {
+        pool.transaction(
+            vec![Statement {
+                sql: "UPDATE t SET v = v || '!' WHERE v = 'a' RETURNING v".into(),
+                params: Params::None,
+            }],
+            Form::Objects,
+            done,
+        )
+    })?;
+    match batch {
+        Output::Writes(w) => assert_eq!(
+            w[0].rows.as_ref().map(|r| r.values.clone()),
+            Some(vec![Value::Text("a!".into())])
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
     close(&pool);
     Ok(())
 }

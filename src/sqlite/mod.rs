@@ -9,5 +9,5 @@ pub mod open;
 pub mod rows;
 pub mod value;
 
-pub use rows::{Column, JsonColumns, Missing, Records, RowSet};
+pub use rows::{Column, ColumnInfo, Form, JsonColumns, Missing, Records, RowSet};
 pub use value::{Params, Value};

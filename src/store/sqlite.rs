@@ -37,6 +37,7 @@ impl Session for Connection {
         Ok(WriteResult {
             changes,
             last_insert_rowid: self.last_insert_rowid(),
+            rows: None,
         })
     }
 
