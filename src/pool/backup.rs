@@ -73,6 +73,13 @@ impl BackupStats {
 /// and only then takes its name. A destination that is an open database of this process (or its
 /// WAL or shared-memory file) is refused.
 pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
+    let claim = claim(dest)?;
+    copy_claimed(source, dest, &claim)
+}
+
+/// Makes `dest`'s folder and claims the name: from here until the claim drops, opening a
+/// database at `dest` is refused, so nothing acknowledged there can be replaced by the copy.
+fn claim(dest: &Path) -> Result<registry::Claim> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::invalid(format!("cannot create the backup directory {}: {e}", dir.display())))?;
@@ -83,7 +90,11 @@ pub fn backup_to(source: &Connection, dest: &Path) -> Result<BackupInfo> {
             dest.display()
         )));
     }
-    let claim = registry::Claim::new(dest)?;
+    registry::Claim::new(dest)
+}
+
+/// The copy into `dest`, whose name `claim` holds.
+fn copy_claimed(source: &Connection, dest: &Path, claim: &registry::Claim) -> Result<BackupInfo> {
     let Some(name) = dest.file_name() else {
         return Err(Error::invalid(format!(
             "the backup destination {} names no file",
@@ -206,11 +217,20 @@ fn copy_checked(source: &Connection, partial: &Path) -> Result<u64> {
 
 impl Pool {
     /// Backs up to `dest` on a worker (queued like any heavy job, never blocking writes); the
-    /// result is `backup_to`'s summary as JSON.
+    /// result is `backup_to`'s summary as JSON. The destination is claimed now, not when a worker
+    /// starts the copy: a database opened at `dest` after this call could otherwise acknowledge
+    /// writes that the copy, finishing later, replaces.
     pub fn backup(&self, dest: PathBuf, done: Completion) {
+        let claimed = match claim(&dest) {
+            Ok(c) => c,
+            Err(e) => {
+                self.ctx.backups.record(&Err(e.clone()));
+                return self.reject(Lane::Worker, e, done);
+            }
+        };
         let ctx = Arc::clone(&self.ctx);
         let work: Work = Box::new(move |conn| {
-            let made = backup_to(conn, &dest);
+            let made = copy_claimed(conn, &dest, &claimed);
             ctx.backups.record(&made);
             made.map(Output::Backup)
         });

@@ -147,6 +147,48 @@ fn a_backup_during_writes_holds_every_acknowledged_row() -> Result<()> {
 }
 
 #[test]
+fn a_backup_claims_its_destination_when_asked_not_when_a_worker_starts_it() -> Result<()> {
+    let pool = open("backup-claim", small_config())?;
+    write(&pool, "INSERT INTO t(id, v) VALUES (?, ?)", insert(1))?;
+    // The only worker is busy, so the backup waits in the queue.
+    let (busy_done, busy) = crossbeam_channel::bounded(1);
+    let slow =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c";
+    pool.query(
+        Lane::Worker,
+        slow.into(),
+        Params::None,
+        super::sql::Fetch::All,
+        crate::sqlite::Form::Objects,
+        Box::new(move |r| {
+            let _ = busy_done.send(r);
+        }),
+    );
+    let dest = PathBuf::from(temp_path("backup-claim-copy"));
+    let (copied_done, copied) = crossbeam_channel::bounded(1);
+    pool.backup(
+        dest.clone(),
+        Box::new(move |r| {
+            let _ = copied_done.send(r);
+        }),
+    );
+    let err = Pool::open(&dest.display().to_string(), small_config())
+        .err()
+        .expect("refused while queued");
+    assert_eq!(err.code(), "SQLITE_CANTOPEN");
+    busy.recv().expect("the slow query answers")?;
+    let out = copied.recv().expect("the backup answers")?;
+    assert!(matches!(out, Output::Backup(ref info) if info.path == dest));
+    assert_eq!(rows_up_to(&dest, 1)?, 1);
+    // Once it is done, the copy opens like any database.
+    let copy = Pool::open(&dest.display().to_string(), small_config())?;
+    assert_eq!(count(&copy)?, 1);
+    close(&copy);
+    close(&pool);
+    Ok(())
+}
+
+#[test]
 fn a_backup_to_an_unwritable_place_fails_cleanly() -> Result<()> {
     let pool = open("backup-bad", small_config())?;
     let dir = PathBuf::from(temp_path("backup-bad-dir"));
