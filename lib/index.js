@@ -1,7 +1,8 @@
 // The package's entry: the native classes with the surface JavaScript code expects of them.
-// `SQLiteConnectionPool` is an EventEmitter with the events ruv-swarm's pool emitted, and
-// `transaction(fn)` runs an interactive transaction. The native addon does the work; this file
-// only wires it to Node's EventEmitter and to `async` functions.
+// `SQLiteConnectionPool` is an EventEmitter with the events ruv-swarm's pool emitted,
+// `transaction(fn)` runs an interactive transaction, calls take an AbortSignal, and both classes
+// close at the end of an `await using` scope. The native addon does the work; this file only
+// wires it to Node's EventEmitter, `async` functions, AbortSignal listeners and disposal.
 'use strict'
 const { EventEmitter } = require('node:events')
 const native = require('./binding')
@@ -12,22 +13,97 @@ const NativePool = native.SQLiteConnectionPool
 // state (`_events`) is created on first use, so the native constructor need not call it.
 Object.setPrototypeOf(NativePool.prototype, EventEmitter.prototype)
 
+function define(prototype, key, value) {
+  Object.defineProperty(prototype, key, { configurable: true, writable: true, value })
+}
+
+/**
+ * Runs `call(token)` for a call with `options`: when `options.signal` aborts, the call's job is
+ * called off (a queued job never runs and rejects ABORTED, a running read is interrupted, a write
+ * that started completes); the rejection's `cause` is the signal's reason. Listening here rather
+ * than natively because the listener must go when the promise settles, which a `then` says in
+ * two lines; the native side reads the signal, refuses what is not one and rejects an
+ * already-aborted call without queueing it.
+ */
+function withSignal(options, call) {
+  const abortable = native.__abortable(options)
+  if (abortable === undefined) return call(undefined)
+  const [token, signal] = abortable
+  if (signal === undefined) return call(token)
+  const onAbort = () => native.__abort(token)
+  try {
+    signal.addEventListener('abort', onAbort)
+  } catch (err) {
+    // Only an object posing as an AbortSignal throws here; the call rejects, it never throws.
+    const refused = new Error(`options.signal could not be listened to: ${err?.message ?? err}`)
+    return Promise.reject(Object.assign(refused, { code: 'INVALID_ARGUMENT' }))
+  }
+  const stop = () => signal.removeEventListener('abort', onAbort)
+  let settled
+  try {
+    settled = call(token)
+  } catch (err) {
+    stop()
+    throw err
+  }
+  return settled.then(
+    (value) => {
+      stop()
+      return value
+    },
+    (err) => {
+      stop()
+      if (err?.code === 'ABORTED' && signal.aborted) err.cause = signal.reason
+      throw err
+    },
+  )
+}
+
+// Methods whose last argument is the call's options, by the number of arguments before it.
+const TAKE_OPTIONS = { read: 2, get: 2, executeInWorker: 2, write: 2, pragma: 2, exec: 1 }
+for (const [name, before] of Object.entries(TAKE_OPTIONS)) {
+  const run = NativePool.prototype[name]
+  const wrapped =
+    before === 2
+      ? function (a, b, options) {
+          if (options === undefined || options === null) return run.call(this, a, b)
+          return withSignal(options, (token) => run.call(this, a, b, options, token))
+        }
+      : function (a, options) {
+          if (options === undefined || options === null) return run.call(this, a)
+          return withSignal(options, (token) => run.call(this, a, options, token))
+        }
+  Object.defineProperty(wrapped, 'name', { value: name })
+  define(NativePool.prototype, name, wrapped)
+}
+
 const runBatch = NativePool.prototype.transaction
-Object.defineProperty(NativePool.prototype, 'transaction', {
-  configurable: true,
-  writable: true,
-  value: function transaction(work, options) {
-    return typeof work === 'function' ? interactive(this, work) : runBatch.call(this, work, options)
-  },
+define(NativePool.prototype, 'transaction', function transaction(work, options) {
+  if (typeof work === 'function') {
+    if (options === undefined || options === null) return interactive(this, work)
+    // A signal is refused natively (__begin); options without one change nothing.
+    return withSignal(options, (token) => interactive(this, work, token))
+  }
+  if (options === undefined || options === null) return runBatch.call(this, work)
+  return withSignal(options, (token) => runBatch.call(this, work, options, token))
 })
+
+// `await using pool = new SQLiteConnectionPool(…)` closes it at the end of the scope. Node 20
+// has the symbol (without the syntax); older runtimes' polyfills use the registered one.
+const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
+for (const Class of [NativePool, native.SwarmPersistencePooled]) {
+  define(Class.prototype, asyncDispose, function dispose() {
+    return this.close()
+  })
+}
 
 /**
  * `transaction(async (tx) => …)`: BEGIN IMMEDIATE on the writer, `fn` runs statements through
  * `tx` (seeing its own writes), COMMIT when it resolves, ROLLBACK when it throws (the rejection
  * is its error). Other writes wait meanwhile; past `queryTimeout` the transaction is rolled back.
  */
-async function interactive(pool, fn) {
-  const id = await pool.__begin()
+async function interactive(pool, fn, token) {
+  const id = await pool.__begin(token)
   const tx = Object.freeze({
     read: (sql, params, options) => pool.__run(id, 0, sql, params, options),
     get: (sql, params, options) => pool.__run(id, 1, sql, params, options),

@@ -27,6 +27,8 @@ pub enum Error {
     QueryTimeout { limit: Duration },
     /// A job panicked; the connection that ran it was replaced.
     Internal(String),
+    /// The call's AbortSignal aborted it: before it ran (nothing was done), or while a read ran.
+    Aborted { running: bool },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -43,6 +45,7 @@ impl Error {
             Error::ReadOnly(_) => "READ_ONLY",
             Error::QueryTimeout { .. } => "QUERY_TIMEOUT",
             Error::Internal(_) => "INTERNAL_ERROR",
+            Error::Aborted { .. } => "ABORTED",
         }
     }
 
@@ -100,6 +103,12 @@ impl fmt::Display for Error {
                 limit.as_millis()
             ),
             Error::Internal(m) => f.write_str(m),
+            Error::Aborted { running: false } => {
+                f.write_str("aborted through options.signal before it ran; nothing was done")
+            }
+            Error::Aborted { running: true } => {
+                f.write_str("aborted through options.signal: the running query was interrupted")
+            }
         }
     }
 }

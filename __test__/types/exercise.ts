@@ -2,6 +2,7 @@
 // (surface.mts for ESM, surface.cts for CommonJS).
 import type {
   PoolStats, PoolHealthPayload, BackupResult, Transaction, WriteResult, RawResult, RawWriteResult, ColumnInfo, RawRow, CallOptions,
+  ExecResult,
 } from 'swarm-persistence'
 
 interface Agent { id: string; name: string }
@@ -47,7 +48,23 @@ export async function exercise(
   const health: PoolHealthPayload = pool.poolHealth()
   const text: string = pool.metrics()
   const copy: BackupResult = await pool.backup('/tmp/never-used.db')
+  const options = { signal: AbortSignal.timeout(1000) }
+  const typed: CallOptions = { signal: new AbortController().signal, raw: false }
+  const some: Agent[] = await pool.read<Agent>('SELECT id, name FROM a', undefined, options)
+  const first: Agent | null = await pool.get<Agent>('SELECT id, name FROM a WHERE id = ?', ['x'], { signal: new AbortController().signal })
+  const heavyRows: Agent[] = await pool.executeInWorker<Agent>('SELECT id, name FROM a', [], options)
+  await pool.write('DELETE FROM a', [], options)
+  await pool.transaction(['DELETE FROM a'], options)
+  const migrated: ExecResult = await pool.exec('CREATE TABLE b(x); INSERT INTO b VALUES (1)', typed)
+  const mode = await pool.pragma<{ journal_mode: string }>('journal_mode')
+  const version = await pool.pragma<{ user_version: number }>('user_version', 2, options)
+  await pool.pragma('application_id', 7n)
   await pool.close()
+  {
+    await using scoped = new swarm.SQLiteConnectionPool(':memory:')
+    await scoped.exec('CREATE TABLE s(x)')
+  }
+  await pool[Symbol.asyncDispose]() // after close() too: closing twice is harmless
   const persistence = new swarm.SwarmPersistencePooled(null, { maxWorkers: 1 })
   await persistence.createSwarm({ id: 's', name: 'n', topology: 'mesh', maxAgents: 2 })
   const tools = mcp.mcpTools(persistence)
@@ -55,7 +72,22 @@ export async function exercise(
   watcher.on('wal', (wal) => console.log(wal.over_limit))
   watcher.stop()
   await persistence.close()
+  {
+    await using scoped = new swarm.SwarmPersistencePooled(null)
+    await scoped.getActiveSwarms()
+  }
   const rawCount = rawRead.rows.length + (rawFirst?.length ?? 0) + heavy.columns.length + rawBatch.length + (origin ? 1 : 0)
   const shapes = returnedAgents.length + plainAgain.length + (Array.isArray(either) ? either.length : either.rows.length)
-  return rawCount + shapes + n + agents.length + (one ? 1 : 0) + results.length + stats.readQueueLength + (health.healthy ? 1 : 0) + text.length + copy.pages + tools.length + Number(rowid)
+  return rawCount + shapes + n + agents.length + (one ? 1 : 0) + results.length + stats.readQueueLength + (health.healthy ? 1 : 0) + text.length + copy.pages + tools.length + Number(rowid) +
+    some.length + (first ? 1 : 0) + heavyRows.length + migrated.changes + mode.length + (version[0]?.user_version ?? 0)
+}
+
+/** Calls the types refuse (type-checked, never run). */
+export function refused(pool: import('swarm-persistence').SQLiteConnectionPool): void {
+  // @ts-expect-error a PRAGMA value is an integer, never SQL text
+  void pool.pragma('user_version', '1; DROP TABLE a')
+  // @ts-expect-error options.signal is an AbortSignal
+  void pool.read('SELECT 1', [], { signal: 5 })
+  // @ts-expect-error exec takes no parameters: its options come second
+  void pool.exec('SELECT 1', [], {})
 }

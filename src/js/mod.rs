@@ -1,6 +1,7 @@
 //! The napi binding: converts JavaScript values, submits jobs, settles promises. No logic of its
 //! own beyond that.
 
+pub mod abort;
 pub mod call_options;
 pub mod convert;
 pub mod events;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crossbeam_channel::Sender;
 
-use napi::bindgen_prelude::{JsValue as _, This, Unknown};
+use napi::bindgen_prelude::{External, JsValue as _, This, Unknown};
 use napi::sys::ValueType as T;
 use napi::Env;
 use napi_derive::napi;
@@ -15,14 +15,16 @@ use serde_json::Value as Json;
 
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
+use crate::js::abort::{cancel_of, Token};
 use crate::js::call_options::CallOptions;
-use crate::js::convert::{json_to_js, to_params};
+use crate::js::convert::{json_to_js, to_params, to_value};
 use crate::js::events::Announce;
 use crate::js::options::read_config;
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
 use crate::payloads;
+use crate::pool::cancel::Reply;
 use crate::pool::events::EventSink;
 use crate::pool::job::Completion;
 use crate::pool::job::Output;
@@ -185,6 +187,9 @@ impl SqliteConnectionPool {
         }
     }
 
+    // The calls below take their options last; `lib/index.js` reads their `signal` (through
+    // `js::abort`) and passes its token as the hidden `abort` argument.
+
     /// All rows of a read-only query, run on a reader thread.
     #[napi(
         ts_generic_types = "T = Row",
@@ -197,8 +202,9 @@ impl SqliteConnectionPool {
         sql: Unknown,
         params: Option<Unknown>,
         options: Option<Unknown>,
+        abort: Option<&External<Token>>,
     ) -> napi::Result<JsPromise> {
-        self.query(env, Lane::Read, Fetch::All, sql, params, options)
+        self.query(env, (Lane::Read, Fetch::All), sql, params, options, abort)
     }
 
     /// The first row of a read-only query, or null.
@@ -213,8 +219,9 @@ impl SqliteConnectionPool {
         sql: Unknown,
         params: Option<Unknown>,
         options: Option<Unknown>,
+        abort: Option<&External<Token>>,
     ) -> napi::Result<JsPromise> {
-        self.query(env, Lane::Read, Fetch::First, sql, params, options)
+        self.query(env, (Lane::Read, Fetch::First), sql, params, options, abort)
     }
 
     /// A heavy read-only query on a worker thread, so it never delays `read()`.
@@ -229,27 +236,32 @@ impl SqliteConnectionPool {
         sql: Unknown,
         params: Option<Unknown>,
         options: Option<Unknown>,
+        abort: Option<&External<Token>>,
     ) -> napi::Result<JsPromise> {
-        self.query(env, Lane::Worker, Fetch::All, sql, params, options)
+        self.query(env, (Lane::Worker, Fetch::All), sql, params, options, abort)
     }
 
+    /// A query `(lane, fetch)`: on the readers or the workers, all rows or the first.
     fn query(
         &self,
         env: Env,
-        lane: Lane,
-        fetch: Fetch,
+        (lane, fetch): (Lane, Fetch),
         sql: Unknown,
         params: Option<Unknown>,
         options: Option<Unknown>,
+        abort: Option<&External<Token>>,
     ) -> napi::Result<JsPromise> {
-        let input = call_input(&env, sql, params, options);
+        let input = call_input(&env, sql, params, options).and_then(|i| Ok((i, cancel_of(abort)?)));
         let announce = (lane == Lane::Read).then(|| Announce::failure("read-error"));
         self.submit(
             &env,
             lane,
             announce,
-            input.map(|(sql, params, options)| {
-                move |done| self.pool().query(lane, sql, params, fetch, options.form(), done)
+            input.map(|((sql, params, options), cancel)| {
+                move |done| {
+                    self.pool()
+                        .query(lane, sql, params, fetch, options.form(), Reply::new(done, cancel))
+                }
             }),
         )
     }
@@ -267,13 +279,19 @@ impl SqliteConnectionPool {
         sql: Unknown,
         params: Option<Unknown>,
         options: Option<Unknown>,
+        abort: Option<&External<Token>>,
     ) -> napi::Result<JsPromise> {
-        let input = call_input(&env, sql, params, options);
+        let input = call_input(&env, sql, params, options).and_then(|i| Ok((i, cancel_of(abort)?)));
         self.submit(
             &env,
             Lane::Write,
             Some(Announce::failure("write-error")),
-            input.map(|(sql, params, options)| move |done| self.pool().execute(sql, params, options.form(), done)),
+            input.map(|((sql, params, options), cancel)| {
+                move |done| {
+                    self.pool()
+                        .execute(sql, params, options.form(), Reply::new(done, cancel))
+                }
+            }),
         )
     }
 
@@ -282,14 +300,88 @@ impl SqliteConnectionPool {
         ts_args_type = "statements: Array<Statement | string>, options?: ObjectOptions",
         ts_return_type = "Promise<WriteResult[]>"
     )]
-    pub fn transaction(&self, env: Env, list: Unknown, options: Option<Unknown>) -> napi::Result<JsPromise> {
-        let input =
-            statements(&env, list).and_then(|list| Ok((list, CallOptions::read(env.raw(), options.map(|o| o.raw()))?)));
+    pub fn transaction(
+        &self,
+        env: Env,
+        list: Unknown,
+        options: Option<Unknown>,
+        abort: Option<&External<Token>>,
+    ) -> napi::Result<JsPromise> {
+        let input = statements(&env, list).and_then(|list| {
+            Ok((
+                list,
+                CallOptions::read(env.raw(), options.map(|o| o.raw()))?,
+                cancel_of(abort)?,
+            ))
+        });
         self.submit(
             &env,
             Lane::Write,
             Some(Announce::failure("transaction-error")),
-            input.map(|(list, options)| move |done| self.pool().transaction(list, options.form(), done)),
+            input.map(|(list, options, cancel)| {
+                move |done| self.pool().transaction(list, options.form(), Reply::new(done, cancel))
+            }),
+        )
+    }
+
+    /// A PRAGMA's rows. Without `value` (or with null), read on a reader (any PRAGMA the pool lets readers
+    /// run); with one, set on the writer (`user_version`, `application_id`, `max_page_count`
+    /// only) and read back there once committed.
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "name: string, value?: number | bigint | boolean | null, options?: ObjectOptions",
+        ts_return_type = "Promise<T[]>"
+    )]
+    pub fn pragma(
+        &self,
+        env: Env,
+        name: Unknown,
+        value: Option<Unknown>,
+        options: Option<Unknown>,
+        abort: Option<&External<Token>>,
+    ) -> napi::Result<JsPromise> {
+        let e = env.raw();
+        let input = sql_text(&env, name, "name").and_then(|name| {
+            let value = value.map(|v| to_value(e, v.raw(), &|| "value".into())).transpose()?;
+            let form = CallOptions::read(e, options.map(|o| o.raw()))?.form();
+            Ok((name, value, form, cancel_of(abort)?))
+        });
+        let (lane, announce) = match input {
+            Ok((_, Some(_), _, _)) => (Lane::Write, "write-error"),
+            _ => (Lane::Read, "read-error"),
+        };
+        self.submit(
+            &env,
+            lane,
+            Some(Announce::failure(announce)),
+            input.map(|(name, value, form, cancel)| {
+                move |done| self.pool().pragma(&name, value, form, Reply::new(done, cancel))
+            }),
+        )
+    }
+
+    /// Runs a script of several statements (a migration) on the writer as one transaction of
+    /// its group commit: all of it or, when a statement fails, none of it.
+    #[napi(
+        ts_args_type = "script: string, options?: CallOptions",
+        ts_return_type = "Promise<ExecResult>"
+    )]
+    pub fn exec(
+        &self,
+        env: Env,
+        script: Unknown,
+        options: Option<Unknown>,
+        abort: Option<&External<Token>>,
+    ) -> napi::Result<JsPromise> {
+        let input = sql_text(&env, script, "script").and_then(|s| {
+            CallOptions::read(env.raw(), options.map(|o| o.raw()))?;
+            Ok((s, cancel_of(abort)?))
+        });
+        self.submit(
+            &env,
+            Lane::Write,
+            Some(Announce::failure("write-error")),
+            input.map(|(script, cancel)| move |done| self.pool().exec(script, Reply::new(done, cancel))),
         )
     }
 
@@ -327,8 +419,25 @@ impl SqliteConnectionPool {
 
     /// Opens an interactive transaction on the writer; resolves to its id once `BEGIN IMMEDIATE`
     /// ran. The JavaScript `transaction(fn)` drives it with `__run` and `__end`.
+    /// `abort` is the token of `transaction(fn, options)`: a signal is refused there, since what
+    /// an abort should undo in a transaction `fn` drives is `fn`'s to say (it throws to roll back).
     #[napi(js_name = "__begin", skip_typescript)]
-    pub fn begin(&self, env: Env) -> napi::Result<JsPromise> {
+    pub fn begin(&self, env: Env, abort: Option<&External<Token>>) -> napi::Result<JsPromise> {
+        let refused = match cancel_of(abort) {
+            Ok(None) => None,
+            Ok(Some(_)) => Some(Error::invalid(
+                "transaction(fn) takes no signal: throw inside fn to roll it back; signals apply to transaction([...])",
+            )),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = refused {
+            return self.submit(
+                &env,
+                Lane::Write,
+                Some(Announce::failure("transaction-error")),
+                Err::<fn(Completion), _>(e),
+            );
+        }
         let id = self.next_session.get();
         self.next_session.set(id.wrapping_add(1));
         let (commands, received) = crossbeam_channel::unbounded();

@@ -21,6 +21,13 @@ export interface WriteResult<T = Row> { changes: number; lastInsertRowid: number
 export interface CallOptions {
   /** Rows as arrays beside a description of each column (`RawResult`), so equal names never collapse. */
   raw?: boolean
+  /**
+   * Calls the job off when it aborts: one still queued never runs and rejects `ABORTED`; a
+   * running read (`read`, `get`, `executeInWorker`, `pragma(name)`) is interrupted and rejects
+   * `ABORTED`; a write that started in its group commit completes and resolves. A signal already
+   * aborted rejects `ABORTED` without queueing; anything but an AbortSignal is `INVALID_ARGUMENT`.
+   */
+  signal?: AbortSignal
 }
 /** Options of a call whose rows come back as objects. */
 export type ObjectOptions = CallOptions & { raw?: false }
@@ -38,6 +45,8 @@ export interface RawResult { columns: ColumnInfo[]; rows: RawRow[] }
 /** A raw write: `columns` and `rows` are there when the statement returns columns, absent otherwise. */
 export interface RawWriteResult { changes: number; lastInsertRowid: number | bigint; columns?: ColumnInfo[]; rows?: RawRow[] }
 export interface Statement { sql: string; params?: Params }
+/** What `exec(script)` did: rows its statements inserted, updated or deleted, triggers included. */
+export interface ExecResult { changes: number }
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
 
 /** Constructor options; each overrides its POOL_* environment variable. */
@@ -285,8 +294,11 @@ export interface PoolEvents {
   'close-error': [error: Error & { code: string }]
 }
 
-/** Every pool is an EventEmitter (see `PoolEvents`) and runs interactive transactions. */
-export interface SQLiteConnectionPool extends EventEmitter {
+/**
+ * Every pool is an EventEmitter (see `PoolEvents`), runs interactive transactions, and is closed
+ * at the end of an `await using` scope.
+ */
+export interface SQLiteConnectionPool extends EventEmitter, AsyncDisposable {
   on<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this
   once<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this
   off<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this
@@ -303,3 +315,6 @@ export interface SQLiteConnectionPool extends EventEmitter {
   write(sql: string, params: Params | undefined, options: RawOptions): Promise<RawWriteResult>
   write<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<WriteResult<T> | RawWriteResult>
 }
+
+/** Closed at the end of an `await using` scope. */
+export interface SwarmPersistencePooled extends AsyncDisposable {}

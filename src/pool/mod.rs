@@ -7,16 +7,19 @@
 //! refuses queued jobs first.
 
 pub mod backup;
+pub mod cancel;
 pub mod context;
 pub mod events;
 pub mod health;
 pub mod job;
 pub mod lanes;
 pub mod periodic;
+pub mod pragma;
 mod priority;
 pub mod readers;
 pub mod registry;
 pub mod repair;
+pub mod script;
 pub mod session;
 pub mod shared;
 pub mod snapshot;

@@ -3,6 +3,7 @@
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
+use crate::pool::cancel::Reply;
 use crate::pool::job::{Completion, Job, Output, WriteResult};
 use crate::pool::lanes::Lane;
 use crate::pool::Pool;
@@ -125,7 +126,8 @@ fn run_one(conn: &Connection, sql: &str, params: &Params, form: Form) -> Result<
 
 impl Pool {
     /// `read`/`get` on the readers, `executeInWorker` on the workers.
-    pub fn query(&self, lane: Lane, sql: String, params: Params, fetch: Fetch, form: Form, done: Completion) {
+    pub fn query(&self, lane: Lane, sql: String, params: Params, fetch: Fetch, form: Form, reply: impl Into<Reply>) {
+        let Reply { done, cancel } = reply.into();
         if let Err(e) = check_text(&sql) {
             return self.reject(lane, e, done);
         }
@@ -134,11 +136,12 @@ impl Pool {
         let work = Box::new(move |conn: &Connection| run_query(conn, &sql, &params, fetch, form));
         let mut job = Job::new(work, done);
         job.alone = alone;
-        self.submit(lane, job);
+        self.submit_cancellable(lane, job, cancel);
     }
 
     /// `write`: one statement, committed with whatever else the writer has queued.
-    pub fn execute(&self, sql: String, params: Params, form: Form, done: Completion) {
+    pub fn execute(&self, sql: String, params: Params, form: Form, reply: impl Into<Reply>) {
+        let Reply { done, cancel } = reply.into();
         if let Err(e) = check_text(&sql) {
             return self.reject(Lane::Write, e, done);
         }
@@ -149,11 +152,12 @@ impl Pool {
         let work = Box::new(move |conn: &Connection| run_statement(conn, &sql, &params, form).map(Output::Write));
         let mut job = Job::new(work, done);
         job.alone = alone;
-        self.submit(Lane::Write, job);
+        self.submit_cancellable(Lane::Write, job, cancel);
     }
 
     /// `transaction([...])`: every statement or none, inside one savepoint.
-    pub fn transaction(&self, statements: Vec<Statement>, form: Form, done: Completion) {
+    pub fn transaction(&self, statements: Vec<Statement>, form: Form, reply: impl Into<Reply>) {
+        let Reply { done, cancel } = reply.into();
         for (i, s) in statements.iter().enumerate() {
             if let Err(e) = check_text(&s.sql) {
                 return self.reject(Lane::Write, at_statement(i, e), done);
@@ -176,7 +180,7 @@ impl Pool {
             }
             Ok(Output::Writes(results))
         });
-        self.submit(Lane::Write, Job::new(work, done));
+        self.submit_cancellable(Lane::Write, Job::new(work, done), cancel);
     }
 
     /// Runs custom work on the writer inside the group-commit transaction.
@@ -197,7 +201,8 @@ impl Pool {
     }
 }
 
-fn at_statement(index: usize, err: Error) -> Error {
+/// `err` said of the statement at `index` of a list or script.
+pub(crate) fn at_statement(index: usize, err: Error) -> Error {
     match err {
         Error::Sqlite { code, message } => Error::Sqlite {
             code,

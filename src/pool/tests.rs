@@ -312,7 +312,7 @@ fn close_drains_then_refuses() -> Result<()> {
             "INSERT INTO t(v) VALUES (?)".into(),
             Params::Positional(vec![Value::Integer(i)]),
             Form::Objects,
-            Box::new(move |r| tx.send(r.is_ok()).expect("send")),
+            Box::new(move |r: Result<Output>| tx.send(r.is_ok()).expect("send")),
         );
     }
     close(&pool);
