@@ -229,8 +229,16 @@ impl Pool {
             }
         };
         let ctx = Arc::clone(&self.ctx);
+        // Released as the copy ends, before the job's completion runs: a caller told the backup
+        // finished may open the copy at once (a claim kept in the closure would live until the
+        // worker drops the job, after the completion).
+        let mut claimed = Some(claimed);
         let work: Work = Box::new(move |conn| {
-            let made = copy_claimed(conn, &dest, &claimed);
+            let claim = claimed
+                .take()
+                .ok_or_else(|| Error::Internal("a backup job ran twice".into()))?;
+            let made = copy_claimed(conn, &dest, &claim);
+            drop(claim);
             ctx.backups.record(&made);
             made.map(Output::Backup)
         });
