@@ -73,6 +73,12 @@ test('pragma(name) reads on a reader; pragma(name, value) sets, reads back, and 
     assert.ok(Array.isArray(await pool.pragma(name)), name)
   }
   assert.deepEqual(await pool.pragma('query_only'), [{ query_only: 1 }], 'read on a reader')
+  // With { raw: true }, as read() gives it.
+  const raw = await pool.pragma('journal_mode', undefined, { raw: true })
+  assert.deepEqual(raw.rows, [['wal']])
+  assert.equal(raw.columns[0].name, 'journal_mode')
+  await rejectsWith(pool.pragma('journal_mode', undefined, 5), 'INVALID_ARGUMENT', /options must be an object/)
+  await rejectsWith(pool.exec('SELECT 1', [1]), 'INVALID_ARGUMENT', /options must be an object/)
   await pool.close()
   const again = new SQLiteConnectionPool(path, small)
   assert.deepEqual(await again.pragma('user_version'), [{ user_version: 1 }])

@@ -59,6 +59,7 @@ export async function exercise(
   const mode = await pool.pragma<{ journal_mode: string }>('journal_mode')
   const version = await pool.pragma<{ user_version: number }>('user_version', 2, options)
   await pool.pragma('application_id', 7n)
+  const rawPragma: RawResult = await pool.pragma('table_list', undefined, { raw: true })
   await pool.close()
   {
     await using scoped = new swarm.SQLiteConnectionPool(':memory:')
@@ -79,7 +80,7 @@ export async function exercise(
   const rawCount = rawRead.rows.length + (rawFirst?.length ?? 0) + heavy.columns.length + rawBatch.length + (origin ? 1 : 0)
   const shapes = returnedAgents.length + plainAgain.length + (Array.isArray(either) ? either.length : either.rows.length)
   return rawCount + shapes + n + agents.length + (one ? 1 : 0) + results.length + stats.readQueueLength + (health.healthy ? 1 : 0) + text.length + copy.pages + tools.length + Number(rowid) +
-    some.length + (first ? 1 : 0) + heavyRows.length + migrated.changes + mode.length + (version[0]?.user_version ?? 0)
+    some.length + (first ? 1 : 0) + heavyRows.length + migrated.changes + rawPragma.rows.length + mode.length + (version[0]?.user_version ?? 0)
 }
 
 /** Calls the types refuse (type-checked, never run). */
@@ -90,4 +91,6 @@ export function refused(pool: import('swarm-persistence').SQLiteConnectionPool):
   void pool.read('SELECT 1', [], { signal: 5 })
   // @ts-expect-error exec takes no parameters: its options come second
   void pool.exec('SELECT 1', [], {})
+  // @ts-expect-error statements inside transaction(fn) take no signal
+  void pool.transaction((tx) => tx.write('SELECT 1', [], { signal: new AbortController().signal }))
 }

@@ -260,17 +260,20 @@ export interface MetricRow {
 export interface EventRow { id: number; swarm_id: string | null; event_type: string; event_data: JsonValue; timestamp: string }
 
 
-/** The statements of an interactive `transaction(fn)`, run on the writer inside its transaction. */
+/**
+ * The statements of an interactive `transaction(fn)`, run on the writer inside its transaction.
+ * They take no signal: the transaction is `fn`'s to end (it throws to roll back).
+ */
 export interface Transaction {
-  read<T = Row>(sql: string, params?: Params, options?: ObjectOptions): Promise<T[]>
-  read(sql: string, params: Params | undefined, options: RawOptions): Promise<RawResult>
-  read<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T[] | RawResult>
-  get<T = Row>(sql: string, params?: Params, options?: ObjectOptions): Promise<T | null>
-  get(sql: string, params: Params | undefined, options: RawOptions): Promise<RawResult>
-  get<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T | null | RawResult>
-  write<T = Row>(sql: string, params?: Params, options?: ObjectOptions): Promise<WriteResult<T>>
-  write(sql: string, params: Params | undefined, options: RawOptions): Promise<RawWriteResult>
-  write<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<WriteResult<T> | RawWriteResult>
+  read<T = Row>(sql: string, params?: Params, options?: Omit<ObjectOptions, 'signal'>): Promise<T[]>
+  read(sql: string, params: Params | undefined, options: Omit<RawOptions, 'signal'>): Promise<RawResult>
+  read<T = Row>(sql: string, params?: Params, options?: Omit<CallOptions, 'signal'>): Promise<T[] | RawResult>
+  get<T = Row>(sql: string, params?: Params, options?: Omit<ObjectOptions, 'signal'>): Promise<T | null>
+  get(sql: string, params: Params | undefined, options: Omit<RawOptions, 'signal'>): Promise<RawResult>
+  get<T = Row>(sql: string, params?: Params, options?: Omit<CallOptions, 'signal'>): Promise<T | null | RawResult>
+  write<T = Row>(sql: string, params?: Params, options?: Omit<ObjectOptions, 'signal'>): Promise<WriteResult<T>>
+  write(sql: string, params: Params | undefined, options: Omit<RawOptions, 'signal'>): Promise<RawWriteResult>
+  write<T = Row>(sql: string, params?: Params, options?: Omit<CallOptions, 'signal'>): Promise<WriteResult<T> | RawWriteResult>
 }
 
 /** The `health-check` event's payload. */
@@ -312,6 +315,8 @@ export interface SQLiteConnectionPool extends EventEmitter, AsyncDisposable {
   get<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T | null | RawResult>
   executeInWorker(sql: string, params: Params | undefined, options: RawOptions): Promise<RawResult>
   executeInWorker<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<T[] | RawResult>
+  /** A PRAGMA's rows as arrays beside a description of each column. */
+  pragma(name: string, value: number | bigint | boolean | null | undefined, options: RawOptions): Promise<RawResult>
   write(sql: string, params: Params | undefined, options: RawOptions): Promise<RawWriteResult>
   write<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<WriteResult<T> | RawWriteResult>
 }
