@@ -276,6 +276,12 @@ export interface Transaction {
   write<T = Row>(sql: string, params?: Params, options?: Omit<CallOptions, 'signal'>): Promise<WriteResult<T> | RawWriteResult>
 }
 
+/** Options of `iterate()`. */
+export interface IterateOptions {
+  /** Rows read per request to the reader, 1 to 10000 (default 256): the rows held in memory at once. */
+  batchSize?: number
+}
+
 /** The `health-check` event's payload. */
 export interface HealthCheckEvent { healthy: boolean; duration: number; workers: number; readers: number; stats: PoolStats }
 
@@ -319,6 +325,12 @@ export interface SQLiteConnectionPool extends EventEmitter, AsyncDisposable {
   pragma(name: string, value: number | bigint | boolean | null | undefined, options: RawOptions): Promise<RawResult>
   write(sql: string, params: Params | undefined, options: RawOptions): Promise<RawWriteResult>
   write<T = Row>(sql: string, params?: Params, options?: CallOptions): Promise<WriteResult<T> | RawWriteResult>
+  /**
+   * The rows of a read-only query from one snapshot, `batchSize` at a time as the loop pulls them
+   * (`for await (const row of pool.iterate(sql))`). Leaving the loop releases the reader; a loop
+   * that does not pull for `queryTimeout` loses it (the next pull rejects with QUERY_TIMEOUT).
+   */
+  iterate<T = Row>(sql: string, params?: Params, options?: IterateOptions): AsyncIterableIterator<T>
 }
 
 /** Closed at the end of an `await using` scope. */

@@ -1,8 +1,9 @@
 // The package's entry: the native classes with the surface JavaScript code expects of them.
 // `SQLiteConnectionPool` is an EventEmitter with the events ruv-swarm's pool emitted,
-// `transaction(fn)` runs an interactive transaction, calls take an AbortSignal, and both classes
-// close at the end of an `await using` scope. The native addon does the work; this file only
-// wires it to Node's EventEmitter, `async` functions, AbortSignal listeners and disposal.
+// `transaction(fn)` runs an interactive transaction, `iterate()` streams rows, calls take an
+// AbortSignal, and both classes close at the end of an `await using` scope. The native addon does
+// the work; this file only wires it to Node's EventEmitter, `async` functions, async generators,
+// AbortSignal listeners and disposal.
 'use strict'
 const { EventEmitter } = require('node:events')
 const native = require('./binding')
@@ -124,6 +125,37 @@ async function interactive(pool, fn, token) {
     throw err
   }
   return result
+}
+
+Object.defineProperty(NativePool.prototype, 'iterate', {
+  configurable: true,
+  writable: true,
+  value: function iterate(sql, params, options) {
+    return streamRows(this, sql, params, options)
+  },
+})
+
+/**
+ * `iterate(sql, params, { batchSize })`: the rows of a read-only query, one at a time, read
+ * `batchSize` at a time from one snapshot on a reader as the loop asks for them. The query starts
+ * with the first `next()`. Every `next()` tells the reader the consumer is still there; after
+ * `queryTimeout` without one the reader lets go and the next `next()` rejects with QUERY_TIMEOUT.
+ * Leaving the loop (break, return, throw) resolves only once the reader let go.
+ */
+async function* streamRows(pool, sql, params, options) {
+  const iteration = pool.__iterOpen(sql, params, options)
+  try {
+    for (;;) {
+      const rows = await iteration.next()
+      if (rows.length === 0) return
+      for (let i = 0; i < rows.length; i++) {
+        yield rows[i]
+        iteration.pull()
+      }
+    }
+  } finally {
+    await iteration.close()
+  }
 }
 
 class SQLiteConnectionPool extends NativePool {

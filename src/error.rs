@@ -25,6 +25,9 @@ pub enum Error {
     ReadOnly(String),
     /// The query ran longer than the configured query timeout and was interrupted.
     QueryTimeout { limit: Duration },
+    /// An iteration's consumer did not pull for longer than the query timeout; its reader was
+    /// released (code `QUERY_TIMEOUT`).
+    IterationIdle { limit: Duration },
     /// A job panicked; the connection that ran it was replaced.
     Internal(String),
     /// The call's AbortSignal aborted it: before it ran (nothing was done), or while a read ran.
@@ -43,7 +46,7 @@ impl Error {
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
             Error::InvalidConfig { .. } => "INVALID_CONFIG",
             Error::ReadOnly(_) => "READ_ONLY",
-            Error::QueryTimeout { .. } => "QUERY_TIMEOUT",
+            Error::QueryTimeout { .. } | Error::IterationIdle { .. } => "QUERY_TIMEOUT",
             Error::Internal(_) => "INTERNAL_ERROR",
             Error::Aborted { .. } => "ABORTED",
         }
@@ -100,6 +103,11 @@ impl fmt::Display for Error {
             Error::QueryTimeout { limit } => write!(
                 f,
                 "query interrupted after {} ms (queryTimeout); narrow it or raise POOL_QUERY_TIMEOUT",
+                limit.as_millis()
+            ),
+            Error::IterationIdle { limit } => write!(
+                f,
+                "the iteration was not pulled for {} ms (queryTimeout), so its snapshot and reader were released; pull again sooner or raise POOL_QUERY_TIMEOUT",
                 limit.as_millis()
             ),
             Error::Internal(m) => f.write_str(m),

@@ -1,7 +1,7 @@
 // The whole public surface, type-checked with tsc --strict through each way of importing it
 // (surface.mts for ESM, surface.cts for CommonJS).
 import type {
-  PoolStats, PoolHealthPayload, BackupResult, Transaction, WriteResult, RawResult, RawWriteResult, ColumnInfo, RawRow, CallOptions,
+  PoolStats, PoolHealthPayload, BackupResult, Transaction, WriteResult, RawResult, RawWriteResult, ColumnInfo, RawRow, CallOptions, IterateOptions, Row,
   ExecResult,
 } from 'swarm-persistence'
 
@@ -44,6 +44,13 @@ export async function exercise(
     return counted + (inserted.rows?.length ?? 0) + (rawInserted.rows?.length ?? 0) + rawAll.rows.length + rawOne.rows.length + agentsInside.length
   })
   const results: WriteResult[] = await pool.transaction(['DELETE FROM a'])
+  const iterateOptions: IterateOptions = { batchSize: 100 }
+  let streamed = 0
+  for await (const agent of pool.iterate<Agent>('SELECT id, name FROM a WHERE id > ?', [''], iterateOptions)) {
+    streamed += agent.name.length
+  }
+  const rows: AsyncIterableIterator<Row> = pool.iterate('SELECT 1 AS one')
+  await rows.return?.()
   const stats: PoolStats = pool.getStats()
   const health: PoolHealthPayload = pool.poolHealth()
   const text: string = pool.metrics()
@@ -79,7 +86,7 @@ export async function exercise(
   }
   const rawCount = rawRead.rows.length + (rawFirst?.length ?? 0) + heavy.columns.length + rawBatch.length + (origin ? 1 : 0)
   const shapes = returnedAgents.length + plainAgain.length + (Array.isArray(either) ? either.length : either.rows.length)
-  return rawCount + shapes + n + agents.length + (one ? 1 : 0) + results.length + stats.readQueueLength + (health.healthy ? 1 : 0) + text.length + copy.pages + tools.length + Number(rowid) +
+  return rawCount + shapes + n + streamed + agents.length + (one ? 1 : 0) + results.length + stats.readQueueLength + (health.healthy ? 1 : 0) + text.length + copy.pages + tools.length + Number(rowid) +
     some.length + (first ? 1 : 0) + heavyRows.length + migrated.changes + rawPragma.rows.length + mode.length + (version[0]?.user_version ?? 0)
 }
 

@@ -6,6 +6,7 @@ pub mod call_options;
 pub mod convert;
 pub mod events;
 pub mod inputs;
+pub mod iteration;
 pub mod options;
 pub mod persistence_class;
 pub mod pool_class;

@@ -4,6 +4,7 @@ use std::sync::{Arc, Weak};
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::{self, Rc};
 
 use crossbeam_channel::Sender;
 
@@ -19,12 +20,14 @@ use crate::js::abort::{cancel_of, Token};
 use crate::js::call_options::CallOptions;
 use crate::js::convert::{json_to_js, to_params, to_value};
 use crate::js::events::Announce;
+use crate::js::iteration;
 use crate::js::options::read_config;
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
 use crate::payloads;
 use crate::pool::cancel::Reply;
+use crate::pool::cursor::{batch_size, Handle};
 use crate::pool::events::EventSink;
 use crate::pool::job::Completion;
 use crate::pool::job::Output;
@@ -69,6 +72,36 @@ fn call_input(
     let params = to_params(env.raw(), params.map(|p| p.raw()))?;
     let options = CallOptions::read(env.raw(), options.map(|o| o.raw()))?;
     Ok((sql, params, options))
+}
+
+/// The chunk size from `iterate()`'s options: `{ batchSize }`, nothing else.
+fn iterate_batch(env: &Env, options: Option<Unknown>) -> Result<usize> {
+    let (e, Some(options)) = (env.raw(), options.map(|o| o.raw())) else {
+        return batch_size(None);
+    };
+    match raw::type_of(e, options)? {
+        T::napi_undefined | T::napi_null => return batch_size(None),
+        T::napi_object if !raw::is_array(e, options)? => {}
+        _ => {
+            return Err(Error::invalid(
+                "iterate() options must be an object such as { batchSize: 256 }",
+            ))
+        }
+    }
+    let mut batch = None;
+    for (key, value) in raw::own_keys(e, options)? {
+        match (key.as_str(), raw::type_of(e, value)?) {
+            ("batchSize", T::napi_undefined) => {}
+            ("batchSize", T::napi_number) => batch = Some(raw::get_f64(e, value)?),
+            ("batchSize", _) => return Err(Error::invalid("batchSize must be a number")),
+            (other, _) => {
+                return Err(Error::invalid(format!(
+                    "iterate() takes only the option batchSize, not {other}"
+                )))
+            }
+        }
+    }
+    batch_size(batch)
 }
 
 fn session_over() -> Error {
@@ -139,6 +172,8 @@ pub struct SqliteConnectionPool {
     /// Open interactive transactions, by id: where their statements go, and why one ended.
     sessions: RefCell<HashMap<u32, (Sender<Command>, Ended)>>,
     next_session: Cell<u32>,
+    /// The iterations this object opened (owned by their JavaScript functions), to end at close.
+    iterations: RefCell<Vec<rc::Weak<Handle>>>,
 }
 
 impl SqliteConnectionPool {
@@ -150,6 +185,7 @@ impl SqliteConnectionPool {
             emitter: RefCell::new(None),
             sessions: RefCell::new(HashMap::new()),
             next_session: Cell::new(0),
+            iterations: RefCell::new(Vec::new()),
         }
     }
 
@@ -397,6 +433,11 @@ impl SqliteConnectionPool {
             .settler
             .announced(announce)
             .map_err(|e| raw::throw(env.raw(), &e))?;
+        // This object's iterations end with it, even while other users keep the pool open.
+        let open: Vec<_> = self.iterations.borrow_mut().drain(..).collect();
+        for iteration in open.iter().filter_map(rc::Weak::upgrade) {
+            iteration.close(Some(Error::PoolClosed), Box::new(|_| {}));
+        }
         self.lease.release(done);
         Ok(JsPromise(promise))
     }
@@ -518,6 +559,40 @@ impl SqliteConnectionPool {
                 }
             }),
         )
+    }
+
+    /// Opens an iteration of a read-only query's rows on a reader: returns `{ next, pull, close }`
+    /// (see `js/iteration.rs`), which the JavaScript `iterate()` drives. Bad input throws a coded
+    /// error, which the async generator turns into its first rejection.
+    #[napi(js_name = "__iterOpen", skip_typescript)]
+    pub fn iter_open(
+        &self,
+        env: Env,
+        sql: Unknown,
+        params: Option<Unknown>,
+        options: Option<Unknown>,
+    ) -> napi::Result<Unknown<'static>> {
+        let opened = sql_text(&env, sql, "sql")
+            .and_then(|sql| Ok((sql, to_params(env.raw(), params.map(|p| p.raw()))?)))
+            .and_then(|(sql, params)| Ok((sql, params, iterate_batch(&env, options)?)))
+            .and_then(|(sql, params, batch)| {
+                if self.lease.is_closed() {
+                    return Err(Error::PoolClosed);
+                }
+                self.pool().iterate(sql, params, batch)
+            })
+            .map(Rc::new)
+            .and_then(|handle| {
+                let functions = iteration::functions(&env, &handle, &self.settler, &self.lease)?;
+                let mut open = self.iterations.borrow_mut();
+                open.retain(|h| h.strong_count() > 0);
+                open.push(Rc::downgrade(&handle));
+                Ok(functions)
+            });
+        let functions = opened.map_err(|e| raw::throw(env.raw(), &e))?;
+        // SAFETY: `functions` was made in this call's env and scope, and napi-rs returns it to
+        // JavaScript before the scope closes, so the `'static` lifetime is never relied on.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), functions) })
     }
 
     /// The number of reader and worker threads, for the `reader-connection-ready` and

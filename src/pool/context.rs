@@ -27,6 +27,9 @@ pub struct ThreadContext {
     pub stats: Arc<Stats>,
     /// Set when the pool must stop at once (environment teardown): queued jobs are refused.
     pub abort: AtomicBool,
+    /// Disconnected once the pool stops taking work: open iterations end at once instead of
+    /// waiting for their consumers.
+    pub closing: crossbeam_channel::Receiver<()>,
     pub backups: BackupStats,
     /// Admission of read transactions, which the writer closes for a moment to reset the WAL.
     pub gate: Arc<ReadGate>,
@@ -96,8 +99,13 @@ impl ThreadContext {
     /// interrupt into `QUERY_TIMEOUT` (or `POOL_CLOSED` when aborting). The flag says whether the
     /// connection must be replaced.
     pub fn run(&self, conn: &Connection, deadline: &Deadline, work: &mut Work) -> (Result<Output>, bool) {
+        self.guarded(deadline, || work(conn))
+    }
+
+    /// As [`run`](Self::run), for any step of work on a connection (a cursor's chunk).
+    pub fn guarded<T>(&self, deadline: &Deadline, step: impl FnOnce() -> Result<T>) -> (Result<T>, bool) {
         deadline.arm(self.config.query_timeout);
-        let outcome = catch_unwind(AssertUnwindSafe(|| work(conn)));
+        let outcome = catch_unwind(AssertUnwindSafe(step));
         let expired = deadline.expired();
         deadline.disarm();
         match outcome {

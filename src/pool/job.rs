@@ -5,6 +5,7 @@ use std::time::Instant;
 use rusqlite::Connection;
 
 use crate::error::Result;
+use crate::pool::cursor::Cursor;
 use crate::sqlite::{Records, RowSet};
 
 /// What a write statement did, and the rows it returned when it returns columns (`RETURNING`,
@@ -41,8 +42,11 @@ pub struct Job {
     pub work: Work,
     pub done: Completion,
     pub queued_at: Instant,
-    /// Must run outside any transaction (VACUUM, PRAGMA …); only meaningful for writes.
+    /// Must run outside any transaction (VACUUM, PRAGMA …) or read batch.
     pub alone: bool,
+    /// An open iteration (`iterate()`): the reader that takes this job serves the cursor's pulls
+    /// instead of running `work`.
+    pub cursor: Option<Box<Cursor>>,
 }
 
 impl Job {
@@ -52,6 +56,7 @@ impl Job {
             done,
             queued_at: Instant::now(),
             alone: false,
+            cursor: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod backup;
 pub mod cancel;
 pub mod context;
+pub mod cursor;
 pub mod events;
 pub mod health;
 pub mod job;
@@ -77,6 +78,8 @@ pub struct Pool {
     health_thread: Mutex<Option<JoinHandle<()>>>,
     backup_stop: Mutex<Option<Sender<()>>>,
     backup_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Dropped when the pool stops taking work, which ends open iterations (`ctx.closing`).
+    closing: Mutex<Option<Sender<()>>>,
     deadlines: Vec<Arc<Deadline>>,
 }
 
@@ -103,11 +106,13 @@ impl Pool {
         let writer_conn = connector.open(Role::Writer, &db, &config)?;
         db.pin();
         let (gate, wal_woken) = ReadGate::new();
+        let (closing_tx, closing) = bounded(0);
         let ctx = Arc::new(ThreadContext {
             db,
             config: config.clone(),
             stats: Arc::new(Stats::default()),
             abort: Default::default(),
+            closing,
             backups: Default::default(),
             gate: Arc::clone(&gate),
             // Set once every thread runs; until then a failure is undone by `open`.
@@ -197,6 +202,7 @@ impl Pool {
             health_thread: Mutex::new(Some(health_thread)),
             backup_stop: Mutex::new(backup_stop),
             backup_thread: Mutex::new(backup_thread),
+            closing: Mutex::new(Some(closing_tx)),
             deadlines,
         }))
     }
@@ -336,6 +342,7 @@ impl Pool {
         lock(&self.health_stop).take();
         lock(&self.health_requests).take();
         lock(&self.backup_stop).take();
+        lock(&self.closing).take();
     }
 
     fn finish_close(&self) {

@@ -10,6 +10,7 @@ use crossbeam_channel::{never, select, Receiver};
 
 use crate::error::Result;
 use crate::pool::context::ThreadContext;
+use crate::pool::cursor;
 use crate::pool::health::{Ping, PingReply};
 use crate::pool::job::Job;
 use crate::pool::lanes::Lane;
@@ -38,14 +39,7 @@ impl ReaderThread {
         loop {
             select! {
                 recv(self.jobs) -> msg => match msg {
-                    Ok(job) => {
-                        let _pass = ctx.gate.enter(Lane::Read);
-                        if !job.alone {
-                            self.execute_batch(ctx, job)
-                        } else {
-                            self.execute(ctx, job)
-                        }
-                    }
+                    Ok(job) => self.take(ctx, job, &mut pings),
                     Err(_) => break,
                 },
                 recv(pings) -> msg => match msg {
@@ -56,12 +50,39 @@ impl ReaderThread {
         }
     }
 
+    /// Runs `job` (with the point reads queued behind it), or serves the iteration it opens.
+    fn take(&mut self, ctx: &ThreadContext, job: Job, pings: &mut Receiver<Ping>) {
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            if job.cursor.is_some() {
+                let index = self.index;
+                let answer = move |ping: Ping, ok: bool| {
+                    let _ = ping.reply.send(PingReply {
+                        lane: Lane::Read,
+                        index,
+                        ok,
+                    });
+                };
+                // Holds its own pass through the gate, as a long snapshot.
+                cursor::serve(ctx, job, &mut self.slot, pings, &answer);
+            } else {
+                let _pass = ctx.gate.enter(Lane::Read);
+                if job.alone {
+                    self.execute(ctx, job);
+                } else {
+                    next = self.execute_batch(ctx, job);
+                }
+            }
+        }
+    }
+
     /// Runs `first` and the point reads queued behind it (up to `READ_BATCH`) in one read
     /// transaction: SQLite then takes its file and WAL locks (a few `fcntl` calls, a third of a
     /// reader's time on point reads) once per batch instead of once per query. Every job in the
     /// batch was queued before the snapshot is taken, so each still sees every write that had
-    /// resolved before it was submitted.
-    fn execute_batch(&mut self, ctx: &ThreadContext, first: Job) {
+    /// resolved before it was submitted. Returns the job that must run alone, if one ended the
+    /// batch.
+    fn execute_batch(&mut self, ctx: &ThreadContext, first: Job) -> Option<Job> {
         let mut batch = Vec::with_capacity(READ_BATCH);
         batch.push(first);
         let mut alone = None;
@@ -86,9 +107,7 @@ impl ReaderThread {
             // A read transaction: ending it only releases the snapshot; it cannot lose data.
             let _ = guard::internal(|| self.slot.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])));
         }
-        if let Some(job) = alone {
-            self.execute(ctx, job);
-        }
+        alone
     }
 
     fn execute(&mut self, ctx: &ThreadContext, job: Job) {

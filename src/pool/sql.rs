@@ -66,10 +66,9 @@ pub fn refuse_control(sql: &str, instead: &str) -> Result<()> {
     }
 }
 
-/// Runs a read-only statement, refusing anything that would write or change connection state.
-/// In `Form::Raw` the result is `Output::Rows` for `Fetch::First` too: at most one row, and the
-/// columns described even when there is none.
-pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch, form: Form) -> Result<Output> {
+/// Prepares a read-only statement with its parameters bound, refusing anything that would write
+/// or change connection state.
+pub fn prepare_read<'c>(conn: &'c Connection, sql: &str, params: &Params) -> Result<rusqlite::CachedStatement<'c>> {
     if classify(sql) == StatementKind::TransactionControl {
         return Err(read_only());
     }
@@ -78,6 +77,14 @@ pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch, fo
         return Err(read_only());
     }
     params.bind(&mut stmt)?;
+    Ok(stmt)
+}
+
+/// Runs a read-only statement, refusing anything that would write or change connection state.
+/// In `Form::Raw` the result is `Output::Rows` for `Fetch::First` too: at most one row, and the
+/// columns described even when there is none.
+pub fn run_query(conn: &Connection, sql: &str, params: &Params, fetch: Fetch, form: Form) -> Result<Output> {
+    let mut stmt = prepare_read(conn, sql, params)?;
     let limit = if fetch == Fetch::First { 1 } else { usize::MAX };
     // A reader may run this inside its batch's read transaction; only a transaction the
     // statement itself opened is rolled back.

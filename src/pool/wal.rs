@@ -14,6 +14,13 @@
 //!   the last to leave wakes the writer, which resets the WAL at once. Point reads never wait for
 //!   a worker. Past twice the limit the writer also pauses (at most 100 ms between commits) for
 //!   that end, so the WAL stays bounded while a worker query runs.
+//! - an open iteration (`iterate()`, `pool/cursor.rs`) holds its snapshot for as long as its
+//!   consumer pulls, on a reader: it enters as a worker query does ([`ReadGate::enter_long`]).
+//!   Counted as a reader it would make every reset attempt wait the whole drain (250 ms, with
+//!   point reads held at the gate and nothing committed) and fail; counted so, it costs point
+//!   reads nothing, a new iteration waits at most a second while the WAL is owed a reset, and
+//!   its end wakes the writer. It is not bounded in time (the consumer may pull for as long as it
+//!   likes), so past twice the limit the writer paces its commits until it ends.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -150,6 +157,12 @@ impl ReadGate {
             _ => inside.readers += 1,
         }
         Pass { gate: self, lane }
+    }
+
+    /// Counts the caller in as a long snapshot (a worker query, an open iteration): the writer
+    /// does not wait for it to reset the WAL, but holds new ones back while it is owed a reset.
+    pub fn enter_long(&self) -> Pass<'_> {
+        self.enter(Lane::Worker)
     }
 
     /// Closes the gate and waits (at most `DRAIN_WAIT`) for every reader to leave. Workers are
