@@ -54,6 +54,22 @@ function glibcNeeded(path) {
   return last ? `${last[0]}.${last[1]}` : null
 }
 
+/**
+ * The functions the ELF file at `path` needs from the C library without a symbol version, other
+ * than weak ones: a function newer than the glibc it was linked against (e.g. `gettid`, 2.30, in
+ * a build against 2.17) is left so, and the addon then fails to load on an older glibc with
+ * "undefined symbol". Node-API functions are looked up at run time, so none is expected.
+ */
+function unversionedImports(path) {
+  const symbols = execFileSync('objdump', ['-T', path], { encoding: 'utf8', maxBuffer: 64 << 20 })
+  return symbols
+    .split('\n')
+    .filter((line) => line.includes('*UND*'))
+    .map((line) => /^[0-9a-f]+ (.{7}) \*UND\*\s+[0-9a-f]+\s+(\(\S+\)\s+)?(\S+)$/.exec(line))
+    .filter((m) => m && !m[2] && !m[1].includes('w') && !/^(napi|node_api)_/.test(m[3]))
+    .map((m) => m[3])
+}
+
 /** `npm pack` of the folder `dir` into `out`; returns the tarball's path. */
 function npmPack(dir, out) {
   const json = execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir, encoding: 'utf8' })
@@ -93,6 +109,10 @@ function main() {
   writeFileSync(join(mainDir, 'package.json'), `${JSON.stringify(mainManifest, null, 2)}\n`)
 
   const glibc = glibcNeeded(binary)
+  const unversioned = unversionedImports(binary)
+  if (unversioned.length) {
+    throw new Error(`pack: the addon needs ${unversioned.join(', ')} without a glibc version: a function newer than the glibc it was linked against, so it would not load there`)
+  }
   const tarballs = { main: npmPack(mainDir, out), [TAG]: npmPack(platformDir, out), glibc }
   rmSync(stage, { recursive: true, force: true })
   console.error(`pack: ${binaryFile(TAG)} needs glibc >= ${glibc}`)

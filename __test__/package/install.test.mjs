@@ -90,6 +90,18 @@ test('the packed platform package carries one stripped addon that needs an old g
   const manifest = JSON.parse(execFileSync('tar', ['xzfO', packed.main, 'package/package.json'], { encoding: 'utf8' }))
   assert.deepEqual(manifest.optionalDependencies, { 'swarm-persistence-linux-x64-gnu': version })
   if (glibc) assert.equal(packed.glibc, glibc, `built against glibc ${glibc}`)
+  // A strong reference without a version is a function the glibc linked against lacks (gettid
+  // in 2.17): the addon would fail to load there with "undefined symbol".
+  const addon = execFileSync('tar', ['xzfO', packed['linux-x64-gnu'], `package/${BINARY}`], { encoding: 'buffer', maxBuffer: 64 << 20 })
+  const extracted = join(mkdtempSync(join(tmpdir(), 'sp-addon-')), BINARY)
+  projects.push(join(extracted, '..'))
+  writeFileSync(extracted, addon)
+  const unversioned = execFileSync('objdump', ['-T', extracted], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .split('\n')
+    .map((line) => /^[0-9a-f]+ (.{7}) \*UND\*\s+[0-9a-f]+\s+(\(\S+\)\s+)?(\S+)$/.exec(line))
+    .filter((m) => m && !m[2] && !m[1].includes('w'))
+    .map((m) => m[3])
+  assert.deepEqual(unversioned, [], 'every function the addon takes from the C library has a glibc version')
 })
 
 test('installed from the tarballs with no Rust toolchain: write/read, the CLI, the MCP tool list', async () => {
