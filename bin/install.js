@@ -6,11 +6,24 @@
 // SWARM_PERSISTENCE_BUILD_FROM_SOURCE=1 builds from source even when a prebuilt binary loads.
 'use strict'
 const { spawnSync } = require('node:child_process')
-const { copyFileSync, existsSync, rmSync } = require('node:fs')
-const { join, resolve } = require('node:path')
+const { copyFileSync, realpathSync, rmSync } = require('node:fs')
+const { join, resolve, sep } = require('node:path')
 const { binaryFile, platformTag } = require('../lib/platform')
 
 const root = join(__dirname, '..')
+
+/**
+ * Whether this is a checkout of the package (its own development), where `npm test` and
+ * `npm start` build the addon, rather than an installed copy, which always sits in a node_modules
+ * folder (npm, pnpm and yarn projects, global prefixes, npx's cache). npm's INIT_CWD alone does
+ * not tell: it is the folder npm was started from, a subfolder of the checkout for `npm ci` run
+ * there, or any folder for `npm ci --prefix <checkout>`; a build then would remove the checkout's
+ * target directory when done.
+ */
+function inCheckout() {
+  if (process.env.INIT_CWD && resolve(process.env.INIT_CWD) === resolve(root)) return true
+  return !realpathSync(root).split(sep).includes('node_modules')
+}
 
 /** Whether the addon loads, tried in a child so a half-built binary never stays mapped here. */
 function loads() {
@@ -52,7 +65,7 @@ function buildFromSource() {
 
 function main() {
   // `npm install` inside a checkout of this package itself: `npm test` and `npm start` build it.
-  if (process.env.INIT_CWD && resolve(process.env.INIT_CWD) === resolve(root)) return
+  if (inCheckout()) return
   const forced = process.env.SWARM_PERSISTENCE_BUILD_FROM_SOURCE === '1'
   const before = forced ? { ok: false, why: '' } : loads()
   if (before.ok) return
