@@ -6,7 +6,7 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,10 +34,14 @@ const packed = JSON.parse(
 
 const projects = []
 /** A fresh project with the given packages installed; returns its folder and npm's output. */
-function project(packages, { path = noRust, omitOptional = false, env = {} } = {}) {
+function project(packages, { path = noRust, omitOptional = false, env = {}, files = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sp-install-'))
   projects.push(dir)
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(join(dir, file, '..'), { recursive: true })
+    writeFileSync(join(dir, file), text)
+  }
   const npm = spawnSync(
     'npm',
     ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', ...(omitOptional ? ['--omit=optional'] : []), ...packages],
@@ -165,11 +169,18 @@ test('without the platform package and without cargo: the install says what to d
 })
 
 test('without the platform package but with cargo: the install builds the addon from the packed sources', () => {
-  // A target directory of the checkout's, so a rerun reuses the build.
+  // A target directory of the checkout's, so a rerun reuses the build. The project is a Cargo
+  // workspace too (a Tauri app, a monorepo): the package's sources in its node_modules are not a
+  // member of it.
   const { dir, npm, output } = project([packed.main], {
     path: process.env.PATH,
     omitOptional: true,
     env: { CARGO_TARGET_DIR: join(root, 'target', 'from-source') },
+    files: {
+      'Cargo.toml': '[workspace]\nmembers = ["crates/app"]\nresolver = "2"\n',
+      'crates/app/Cargo.toml': '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n',
+      'crates/app/src/lib.rs': '',
+    },
   })
   assert.equal(npm.status, 0, output)
   assert.match(output, /building the native addon for linux-x64-gnu from source/)
