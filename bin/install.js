@@ -25,12 +25,21 @@ function inCheckout() {
   return !realpathSync(root).split(sep).includes('node_modules')
 }
 
-/** Whether the addon loads, tried in a child so a half-built binary never stays mapped here. */
+/**
+ * Whether the addon loads, tried in a child so a half-built binary never stays mapped here; `why`
+ * is the loader's message without node's stack dump, or what killed the child (a truncated
+ * binary crashes dlopen with SIGBUS rather than failing it).
+ */
 function loads() {
-  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(root, 'lib', 'binding.js'))})`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    encoding: 'utf8',
-  })
+  const binding = JSON.stringify(join(root, 'lib', 'binding.js'))
+  const script = `try { require(${binding}) } catch (e) { process.stderr.write(String(e && e.message)); process.exit(1) }`
+  const probe = spawnSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  if (probe.signal) {
+    const why =
+      `swarm-persistence: loading the native addon for ${platformTag()} killed node with ${probe.signal}: a binary is truncated or corrupt; ` +
+      'reinstall the package (remove it and its platform package from node_modules, then run `npm install`)'
+    return { ok: false, why }
+  }
   return { ok: probe.status === 0, why: probe.stderr }
 }
 
@@ -67,12 +76,19 @@ function main() {
   // `npm install` inside a checkout of this package itself: `npm test` and `npm start` build it.
   if (inCheckout()) return
   const forced = process.env.SWARM_PERSISTENCE_BUILD_FROM_SOURCE === '1'
+  if (forced && !hasCargo()) {
+    console.error(
+      'swarm-persistence: SWARM_PERSISTENCE_BUILD_FROM_SOURCE=1 asks for a build from source, but `cargo` is not on PATH: ' +
+        'install Rust >= 1.89 (https://rustup.rs), or unset it to use the prebuilt binary',
+    )
+    process.exit(1)
+  }
   const before = forced ? { ok: false, why: '' } : loads()
   if (before.ok) return
   if (!hasCargo()) {
     // The loader's own explanation: the platform, and the two ways out.
     console.error(before.why.trim() || `swarm-persistence: no prebuilt binary for ${platformTag()} and no cargo on PATH`)
-    console.error('swarm-persistence: installed without its native addon; see the two ways out above')
+    console.error('swarm-persistence: installed without a native addon that loads; see above')
     return
   }
   buildFromSource()

@@ -3,6 +3,7 @@
 // error says which platform this is and the two ways out, rather than napi's generic message.
 'use strict'
 const { version } = require('../package.json')
+const { dirname } = require('node:path')
 const { binaryFile, platformPackage, platformTag, prebuiltTags } = require('./platform')
 
 /** Why loading failed, in one line per attempt (napi's error keeps them in its `cause` chain). */
@@ -14,12 +15,26 @@ function reasons(err) {
   return lines
 }
 
+/** The folder of the installed platform package, or null when it is not installed. */
+function installedPrebuilt(tag) {
+  try {
+    return dirname(require.resolve(`${platformPackage(tag)}/package.json`))
+  } catch {
+    return null
+  }
+}
+
 function missingBinding(err) {
   const tag = platformTag()
   const prebuilt = prebuiltTags()
-  const first = prebuilt.includes(tag)
-    ? `install the prebuilt binary: \`npm install ${platformPackage(tag)}@${version}\` (it is an optional dependency: do not install with --omit=optional or --no-optional)`
-    : `use a platform with a prebuilt binary (${prebuilt.join(', ') || 'none published'}); there is none for ${tag}`
+  const installed = prebuilt.includes(tag) ? installedPrebuilt(tag) : null
+  // Installed as an optional dependency, never a plain one: a plain dependency on a package for one
+  // platform fails `npm install` of the project on every other (EBADPLATFORM).
+  const first = installed
+    ? `reinstall the prebuilt binary, which is installed but does not load (see below): remove ${installed} and run \`npm install\` again`
+    : prebuilt.includes(tag)
+      ? `install the prebuilt binary, an optional dependency: \`npm install --include=optional\` (--omit=optional and --no-optional leave it out), or \`npm install --save-optional ${platformPackage(tag)}@${version}\``
+      : `use a platform with a prebuilt binary (${prebuilt.join(', ') || 'none published'}); there is none for ${tag}`
   const message = [
     `swarm-persistence: no native binary could be loaded for ${tag} (Node ${process.version}). Two ways out:`,
     `  1. ${first};`,

@@ -79,3 +79,54 @@ test('installed in node_modules without a binary and with cargo: it builds, in a
   assert.equal(status, 1, output)
   assert.ok(!existsSync(join(pkg, 'target')), 'its own target directory is removed')
 })
+
+/** A project with the package installed, and the platform package holding `binary` (bytes) if given. */
+function installedProject(binary) {
+  const project = mkdtempSync(join(tmpdir(), 'sp-project-'))
+  dirs.push(project)
+  const pkg = copyPackage(join(project, 'node_modules', 'swarm-persistence'))
+  if (binary) {
+    const platform = join(project, 'node_modules', 'swarm-persistence-linux-x64-gnu')
+    mkdirSync(platform, { recursive: true })
+    writeFileSync(join(platform, 'package.json'), JSON.stringify({ name: 'swarm-persistence-linux-x64-gnu', version: '0.1.0', main: BINARY }))
+    writeFileSync(join(platform, BINARY), binary)
+  }
+  return { project, pkg }
+}
+
+test('without a binary and without cargo: the install prints the loader\'s message, not a stack dump', () => {
+  const { project, pkg } = installedProject()
+  const { status, output } = install(pkg, { env: { INIT_CWD: project } })
+  assert.equal(status, 0, output)
+  assert.match(output, /no native binary could be loaded for linux-x64-gnu/)
+  assert.match(output, /npm install --include=optional/)
+  assert.doesNotMatch(output, /^\s+at /m, 'no stack trace')
+  assert.ok(output.split('\n').length < 20, output)
+})
+
+test('SWARM_PERSISTENCE_BUILD_FROM_SOURCE=1 without cargo fails the install and says why', () => {
+  const { project, pkg } = installedProject()
+  const { status, output } = install(pkg, { env: { INIT_CWD: project, SWARM_PERSISTENCE_BUILD_FROM_SOURCE: '1' } })
+  assert.equal(status, 1, output)
+  assert.match(output, /SWARM_PERSISTENCE_BUILD_FROM_SOURCE=1 asks for a build from source, but `cargo` is not on PATH/)
+  assert.doesNotMatch(output, /no prebuilt binary/)
+})
+
+test('a platform package whose binary does not load: require says to reinstall it, not to install it', () => {
+  const { project } = installedProject(Buffer.alloc(0))
+  const loaded = spawnSync(process.execPath, ['-e', `
+    try { require('swarm-persistence'); console.log('{}') }
+    catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }`], { cwd: project, encoding: 'utf8' })
+  const error = JSON.parse(loaded.stdout)
+  assert.equal(error.code, 'NATIVE_BINDING_MISSING')
+  assert.match(error.message, /reinstall the prebuilt binary, which is installed but does not load/)
+  assert.match(error.message, /file too short/)
+  assert.doesNotMatch(error.message, /npm install --save-optional/)
+})
+
+test('a truncated binary that crashes dlopen: the install names the crash', { skip: !existsSync(join(root, BINARY)) && `no ${BINARY} built` }, () => {
+  const { project, pkg } = installedProject(readFileSync(join(root, BINARY)).subarray(0, 100_000))
+  const { status, output } = install(pkg, { env: { INIT_CWD: project } })
+  assert.equal(status, 0, output)
+  assert.match(output, /killed node with SIGBUS: a binary is truncated or corrupt/)
+})
