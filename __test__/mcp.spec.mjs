@@ -191,7 +191,7 @@ test('without the SDK, mcpTools works and `swarm-persistence mcp` says how to in
   const lines = run.stderr.trim().split('\n')
   assert.equal(lines.length, 1, run.stderr)
   assert.match(lines[0], /npm install @modelcontextprotocol\/sdk/)
-  assert.match(lines[0], /npx -p @modelcontextprotocol\/sdk -p swarm-persistence swarm-persistence mcp --db PATH/)
+  assert.match(lines[0], /npx -y -p @modelcontextprotocol\/sdk -p swarm-persistence swarm-persistence mcp --db PATH/)
   assert.equal(existsSync(db), false, 'no database is opened without the SDK')
 })
 

@@ -4,7 +4,7 @@
 
 const INSTALL =
   'the MCP server needs @modelcontextprotocol/sdk, which is not installed: run `npm install @modelcontextprotocol/sdk`, ' +
-  'or start the server with `npx -p @modelcontextprotocol/sdk -p swarm-persistence swarm-persistence mcp --db PATH`'
+  'or start the server with `npx -y -p @modelcontextprotocol/sdk -p swarm-persistence swarm-persistence mcp --db PATH`'
 
 let loaded
 

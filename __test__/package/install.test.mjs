@@ -150,6 +150,36 @@ test('installed from the tarballs with no Rust toolchain: write/read, the CLI, t
   }
 })
 
+test("the README's MCP client registration starts the server on a machine that never ran it", async () => {
+  // The args of the README's mcpServers entry, with the tarballs for the package names. A fresh npm
+  // cache: npx only asks (and, with no terminal, cancels) when the packages are not in it yet.
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const documented = JSON.parse(/^\s*"args": (\[.*\]),$/m.exec(readme)[1])
+  const cache = mkdtempSync(join(tmpdir(), 'sp-npx-cache-'))
+  projects.push(cache)
+  const db = join(cache, 'mcp.db')
+  const args = documented.flatMap((arg, i) => {
+    if (arg === '@modelcontextprotocol/sdk') return [sdk]
+    if (arg === 'swarm-persistence' && documented[i - 1] === '-p') return [packed.main, '-p', packed['linux-x64-gnu']]
+    return [arg === '/path/to/swarm.db' ? db : arg]
+  })
+  const transport = new StdioClientTransport({
+    command: 'npx',
+    args,
+    cwd: cache,
+    env: { PATH: noRust, HOME: process.env.HOME, npm_config_cache: cache },
+    stderr: 'pipe',
+  })
+  const client = new Client({ name: 'install-test', version: '1.0.0' })
+  await client.connect(transport)
+  try {
+    const { tools } = await client.listTools()
+    assert.equal(tools.length, 20)
+  } finally {
+    await client.close()
+  }
+})
+
 test('without the platform package and without cargo: the install says what to do, and so does require', () => {
   const { dir, npm, output } = project([packed.main], { omitOptional: true })
   assert.equal(npm.status, 0, output)
