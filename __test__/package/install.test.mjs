@@ -91,6 +91,10 @@ test('the packed platform package carries one stripped addon that needs an old g
   for (const file of ['package/Cargo.lock', 'package/Cargo.toml', 'package/src/lib.rs', 'package/index.d.ts', 'package/bin/install.js']) {
     assert.ok(main.includes(`${file}\n`), `${file} is packed`)
   }
+  // The checkout's own tooling stays out: building, packing, CI helpers.
+  for (const file of ['bin/pack.js', 'bin/build.js', 'bin/check-generated.js', 'bin/ensure-built.js', 'bin/ensure-deps.js']) {
+    assert.ok(!main.includes(`package/${file}\n`), `${file} is not packed`)
+  }
   const manifest = JSON.parse(execFileSync('tar', ['xzfO', packed.main, 'package/package.json'], { encoding: 'utf8' }))
   assert.deepEqual(manifest.optionalDependencies, { 'swarm-persistence-linux-x64-gnu': version })
   if (glibc) assert.equal(packed.glibc, glibc, `built against glibc ${glibc}`)
