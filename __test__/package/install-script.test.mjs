@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const BINARY = 'swarm-persistence.linux-x64-gnu.node'
-const PACKAGE_FILES = ['package.json', 'index.js', 'bin/install.js', 'lib']
+const PACKAGE_FILES = ['package.json', 'index.js', 'bin/install.js', 'lib', 'mcp', 'events']
 
 const dirs = []
 test.after(() => {
@@ -129,4 +129,14 @@ test('a truncated binary that crashes dlopen: the install names the crash', { sk
   const { status, output } = install(pkg, { env: { INIT_CWD: project } })
   assert.equal(status, 0, output)
   assert.match(output, /killed node with SIGBUS: a binary is truncated or corrupt/)
+})
+
+test('without a binary, an ES module that catches the import of the package goes on', () => {
+  const { project } = installedProject()
+  for (const entry of ['swarm-persistence', 'swarm-persistence/mcp']) {
+    const source = `try { await import('${entry}') } catch (e) { console.log(e.code) }\nconsole.log('went on')\n`
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', source], { cwd: project, encoding: 'utf8' })
+    assert.equal(run.stdout, 'NATIVE_BINDING_MISSING\nwent on\n', run.stderr)
+    assert.equal(run.status, 0, `${entry}: ${run.stderr}`)
+  }
 })
