@@ -121,6 +121,9 @@ pub fn vacuum<T>(run: impl FnOnce() -> T) -> T {
     lowered(Lowered::Vacuum, run)
 }
 
+const TEMP_REFUSED: &str = "TEMP tables, views, triggers and indexes are not allowed on pool connections: they would live on \
+     one connection only (on the shared writer, shadowing main tables for every caller's writes)";
+
 fn decide(role: Role, ctx: &AuthContext<'_>) -> Authorization {
     match (LOWERED.with(Cell::get), &ctx.action) {
         (Lowered::Fully, _)
@@ -136,6 +139,23 @@ fn decide(role: Role, ctx: &AuthContext<'_>) -> Authorization {
         ),
         AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
             Some("ATTACH and DETACH are not allowed on pool connections".to_string())
+        }
+        // TEMP objects live on one connection: on the writer every caller shares, a TEMP table
+        // would shadow the main table of its name for every later write (resolved, never seen by
+        // readers, gone at close) and a TEMP trigger would rewrite or refuse other callers' writes.
+        AuthAction::CreateTempTable { .. }
+        | AuthAction::CreateTempIndex { .. }
+        | AuthAction::CreateTempTrigger { .. }
+        | AuthAction::CreateTempView { .. } => Some(TEMP_REFUSED.to_string()),
+        // `CREATE TABLE temp.t`, `CREATE VIRTUAL TABLE temp.f …`: SQLite names the schema instead.
+        AuthAction::CreateTable { .. }
+        | AuthAction::CreateIndex { .. }
+        | AuthAction::CreateTrigger { .. }
+        | AuthAction::CreateView { .. }
+        | AuthAction::CreateVtable { .. }
+            if ctx.database_name == Some("temp") =>
+        {
+            Some(TEMP_REFUSED.to_string())
         }
         // What rusqlite cannot name, such as ATTACH of a file name given as a parameter.
         AuthAction::Unknown { code, .. } => Some(match code {
@@ -260,6 +280,11 @@ mod test {
             "ATTACH '/etc/' || 'passwd' AS x",
             "DETACH x",
             "DETACH ?",
+            "CREATE TEMP TABLE t(x)",
+            "CREATE TABLE temp.t(x)",
+            "CREATE TEMP VIEW v AS SELECT 1",
+            "CREATE VIRTUAL TABLE temp.f USING fts5(a)",
+            "CREATE VIEW temp.v AS SELECT 1",
         ] {
             assert_eq!(
                 prepare_error(&w, bad).map(|e| e.code()),
