@@ -115,7 +115,10 @@ pub fn run_statement(conn: &Connection, sql: &str, params: &Params, form: Form) 
 fn run_one(conn: &Connection, sql: &str, params: &Params, form: Form) -> Result<WriteResult> {
     let mut stmt = prepare(conn, sql)?;
     params.bind(&mut stmt)?;
-    let writes = !stmt.readonly();
+    // `changes()` keeps the count of the last INSERT/UPDATE/DELETE on the connection, which for
+    // DDL, PRAGMA or VACUUM is an earlier job's (another caller's, in a group commit): a statement
+    // that left the total unchanged changed nothing (as better-sqlite3 reports it).
+    let total_before = conn.total_changes();
     // A VACUUM's own ATTACH is authorized while it runs, so a refusal can come from stepping.
     let rows = if stmt.column_count() > 0 {
         Some(RowSet::collect_as(&mut stmt, usize::MAX, form).map_err(guard::explain)?)
@@ -125,7 +128,7 @@ fn run_one(conn: &Connection, sql: &str, params: &Params, form: Form) -> Result<
         None
     };
     Ok(WriteResult {
-        changes: if writes { conn.changes() } else { 0 },
+        changes: if conn.total_changes() != total_before { conn.changes() } else { 0 },
         last_insert_rowid: conn.last_insert_rowid(),
         rows,
     })
