@@ -39,7 +39,13 @@ function withSignal(options, call) {
     const refused = new Error(`options.signal could not be listened to: ${err?.message ?? err}`)
     return Promise.reject(Object.assign(refused, { code: 'INVALID_ARGUMENT' }))
   }
-  const stop = () => signal.removeEventListener('abort', onAbort)
+  // The call has settled by then: a signal whose removeEventListener throws must not turn a
+  // committed write (or any settled call) into a rejection, so what it throws is dropped.
+  const stop = () => {
+    try {
+      signal.removeEventListener('abort', onAbort)
+    } catch {}
+  }
   let settled
   try {
     settled = call(token)
@@ -82,12 +88,33 @@ const runBatch = NativePool.prototype.transaction
 define(NativePool.prototype, 'transaction', function transaction(work, options) {
   if (typeof work === 'function') {
     if (options === undefined || options === null) return interactive(this, work)
+    const refused = badOptions(options)
+    if (refused) return Promise.reject(refused)
     // A signal is refused natively (__begin); options without one change nothing.
     return withSignal(options, (token) => interactive(this, work, token))
   }
   if (options === undefined || options === null) return runBatch.call(this, work)
   return withSignal(options, (token) => runBatch.call(this, work, options, token))
 })
+
+/**
+ * Why `options` of `transaction(fn, options)` are refused (undefined when they are fine), as the
+ * native calls refuse them: anything but a plain object, or a `raw` that is not a boolean. `fn`
+ * returns what it likes, so `raw` changes nothing there, but a bad one is still a mistake.
+ */
+function badOptions(options) {
+  const invalid = (message) => Object.assign(new Error(message), { code: 'INVALID_ARGUMENT' })
+  try {
+    if (typeof options !== 'object' || Array.isArray(options)) {
+      return invalid('options must be an object such as { raw: true }')
+    }
+    const raw = options.raw
+    if (raw !== undefined && raw !== null && typeof raw !== 'boolean') return invalid('options.raw must be a boolean')
+  } catch (err) {
+    return invalid(`reading an argument threw: ${err?.message ?? err}`)
+  }
+  return undefined
+}
 
 // `await using pool = new SQLiteConnectionPool(…)` closes it at the end of the scope. Node 20
 // has the symbol (without the syntax); older runtimes' polyfills use the registered one.
