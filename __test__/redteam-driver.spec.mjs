@@ -160,3 +160,49 @@ test('transaction(fn, options) refuses bad options as transaction([...]) does, a
   assert.deepEqual(await pool.read('SELECT v FROM t'), [])
   await pool.close()
 })
+
+// ---- max_page_count, the one setting a rollback does not undo -------------------------------
+// `PRAGMA max_page_count = n` changes the writer connection, not the database: inside an exec()
+// script that then failed, or a transaction(fn) that threw, it stayed set, and every later write
+// of every caller failed SQLITE_FULL; pragma('max_page_count') read a reader's value (SQLite's
+// default) and hid it.
+
+test('a failed script or a rolled-back transaction leaves no max_page_count quota behind', async () => {
+  const { pool } = await table('quota-rollback')
+  const big = 'x'.repeat(100_000)
+  await rejectsWith(pool.exec('PRAGMA max_page_count = 2; INSERT INTO nowhere VALUES (1)'), 'INVALID_ARGUMENT')
+  await rejectsWith(pool.exec('INSERT INTO t(v) VALUES (1); PRAGMA max_page_count = 2'), 'INVALID_ARGUMENT')
+  await pool.write('INSERT INTO t(v) VALUES (?)', [big])
+  // A statement the writer cached outside a transaction is authorized again inside one.
+  assert.deepEqual((await pool.write('PRAGMA max_page_count = 4294967294')).changes, 0)
+  await rejectsWith(
+    pool.transaction(async (tx) => {
+      await tx.write('PRAGMA max_page_count = 4294967294')
+    }),
+    'INVALID_ARGUMENT',
+  )
+  await rejectsWith(
+    pool.transaction(async (tx) => {
+      await tx.write('PRAGMA max_page_count = 2')
+      throw new Error('roll back')
+    }),
+    'INVALID_ARGUMENT',
+  )
+  await pool.write('INSERT INTO t(v) VALUES (?)', [big])
+  assert.equal((await pool.get('SELECT count(*) AS n FROM t')).n, 2)
+  assert.deepEqual(await pool.pragma('max_page_count'), [{ max_page_count: 4294967294 }])
+  // user_version stays settable in a script, and is undone with it.
+  await rejectsWith(pool.exec('PRAGMA user_version = 9; INSERT INTO nowhere VALUES (1)'), 'SQLITE_ERROR')
+  assert.deepEqual(await pool.pragma('user_version'), [{ user_version: 0 }])
+  await pool.close()
+})
+
+test("pragma('max_page_count') reads the writer's quota that pragma('max_page_count', n) set", async () => {
+  const { pool } = await table('quota-read')
+  const [{ page_count: pages }] = await pool.pragma('page_count')
+  assert.deepEqual(await pool.pragma('max_page_count', pages + 5), [{ max_page_count: pages + 5 }])
+  assert.deepEqual(await pool.pragma('max_page_count'), [{ max_page_count: pages + 5 }])
+  await pool.pragma('max_page_count', 4294967294)
+  assert.deepEqual(await pool.pragma('max_page_count'), [{ max_page_count: 4294967294 }])
+  await pool.close()
+})

@@ -85,12 +85,19 @@ impl Pool {
         };
         let Some(value) = value else {
             let get = format!("PRAGMA {name}");
+            // `max_page_count` is the writer's quota, the one pragma() sets: a reader's own is
+            // always SQLite's default, which hid a quota that made every write SQLITE_FULL.
+            let lane = if name == "max_page_count" {
+                Lane::Write
+            } else {
+                Lane::Read
+            };
             let mut job = Job::new(
                 Box::new(move |conn: &Connection| read_pragma(conn, &get, form)),
                 reply.done,
             );
             job.alone = true;
-            return self.submit_cancellable(Lane::Read, job, reply.cancel);
+            return self.submit_cancellable(lane, job, reply.cancel);
         };
         let set = match setting(&name, &value) {
             Ok(set) => set,

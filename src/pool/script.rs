@@ -33,16 +33,16 @@ pub fn run_script(conn: &Connection, script: &str) -> Result<u64> {
     let mut index = 0;
     loop {
         guard::clear();
-        let next = statements
-            .next()
-            .map_err(|e| at_statement(index, guard::explain(e.into())))?;
+        // Stepping may prepare again (a schema change), so both run as part of the script.
+        let next =
+            guard::transactional(|| statements.next()).map_err(|e| at_statement(index, guard::explain(e.into())))?;
         let Some(mut stmt) = next else { break };
-        let mut rows = stmt.raw_query();
-        while rows
-            .next()
-            .map_err(|e| at_statement(index, guard::explain(e.into())))?
-            .is_some()
-        {}
+        guard::transactional(|| {
+            let mut rows = stmt.raw_query();
+            while rows.next()?.is_some() {}
+            Ok::<(), rusqlite::Error>(())
+        })
+        .map_err(|e| at_statement(index, guard::explain(e.into())))?;
         index += 1;
     }
     Ok(conn.total_changes().saturating_sub(before))

@@ -16,6 +16,7 @@ use crate::pool::job::{Completion, Job, Output};
 use crate::pool::lanes::Lane;
 use crate::pool::sql::{check_text, refuse_control, run_query, run_statement, Fetch};
 use crate::pool::Pool;
+use crate::sqlite::classify::first_keyword;
 use crate::sqlite::guard;
 use crate::sqlite::{Form, Params};
 
@@ -108,10 +109,18 @@ fn serve(ctx: &ThreadContext, conn: &Connection, commands: &Receiver<Command>, e
                             "return from the transaction function to commit, throw to roll back",
                         )
                     })
-                    .and_then(|()| match kind {
-                        Kind::Read => run_query(conn, &sql, &params, Fetch::All, form),
-                        Kind::Get => run_query(conn, &sql, &params, Fetch::First, form),
-                        Kind::Write => run_statement(conn, &sql, &params, form).map(Output::Write),
+                    .and_then(|()| {
+                        // A PRAGMA the writer prepared outside a transaction (`write()`,
+                        // `pragma()`) may sit in its statement cache, authorized there; here it
+                        // must be authorized again, as part of a transaction.
+                        if first_keyword(&sql) == "PRAGMA" {
+                            conn.flush_prepared_statement_cache();
+                        }
+                        guard::transactional(|| match kind {
+                            Kind::Read => run_query(conn, &sql, &params, Fetch::All, form),
+                            Kind::Get => run_query(conn, &sql, &params, Fetch::First, form),
+                            Kind::Write => run_statement(conn, &sql, &params, form).map(Output::Write),
+                        })
                     });
                 done(result)
             }

@@ -128,7 +128,11 @@ fn run_one(conn: &Connection, sql: &str, params: &Params, form: Form) -> Result<
         None
     };
     Ok(WriteResult {
-        changes: if conn.total_changes() != total_before { conn.changes() } else { 0 },
+        changes: if conn.total_changes() != total_before {
+            conn.changes()
+        } else {
+            0
+        },
         last_insert_rowid: conn.last_insert_rowid(),
         rows,
     })

@@ -82,7 +82,29 @@ thread_local! {
     static LOWERED: Cell<Lowered> = const { Cell::new(Lowered::No) };
     /// Why the last statement prepared on this thread was refused.
     static REFUSAL: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Set while this thread prepares statements of a job that may still roll back (an
+    /// `exec()` script, an interactive transaction): settings SQLite does not roll back are
+    /// refused there.
+    static TRANSACTIONAL: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Runs `run` (preparing a script or a transaction's statements) where a rollback must undo
+/// everything: `PRAGMA max_page_count = …`, which changes the connection and is not undone by a
+/// rollback, is refused (a failed script or a rolled-back transaction left every later write of
+/// every caller failing `SQLITE_FULL`). It stays settable through `pragma()` and `write()`.
+pub fn transactional<T>(run: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            TRANSACTIONAL.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(TRANSACTIONAL.with(|t| t.replace(true)));
+    run()
+}
+
+/// PRAGMAs the writer may set whose setting a ROLLBACK does not undo.
+const NOT_TRANSACTIONAL: &[&str] = &["max_page_count"];
 
 /// Installs the authorizer on `conn`.
 pub fn install(conn: &mut Connection, role: Role) -> Result<()> {
@@ -121,7 +143,8 @@ pub fn vacuum<T>(run: impl FnOnce() -> T) -> T {
     lowered(Lowered::Vacuum, run)
 }
 
-const TEMP_REFUSED: &str = "TEMP tables, views, triggers and indexes are not allowed on pool connections: they would live on \
+const TEMP_REFUSED: &str =
+    "TEMP tables, views, triggers and indexes are not allowed on pool connections: they would live on \
      one connection only (on the shared writer, shadowing main tables for every caller's writes)";
 
 fn decide(role: Role, ctx: &AuthContext<'_>) -> Authorization {
@@ -198,6 +221,12 @@ pub fn explain(err: Error) -> Error {
 
 fn pragma_refusal(role: Role, name: &str, value: Option<&str>) -> Option<String> {
     let name = name.to_ascii_lowercase();
+    if value.is_some() && NOT_TRANSACTIONAL.contains(&name.as_str()) && TRANSACTIONAL.with(Cell::get) {
+        return Some(format!(
+            "PRAGMA {name} = … is not undone by a rollback, so it is refused inside exec() scripts and transactions; \
+             set it with pragma('{name}', n) or write()"
+        ));
+    }
     let allowed = INFORMATIONAL.contains(&name.as_str())
         || (value.is_none() && READ_ONLY_STATE.contains(&name.as_str()))
         || (role == Role::Writer && WRITER_SETTABLE.contains(&name.as_str()));
