@@ -122,11 +122,11 @@ impl Cancel {
             match state.phase {
                 Phase::Unbound => {
                     state.phase = Phase::Queued;
-                    let token = Arc::clone(self);
+                    let token = HandBack(Arc::clone(self));
                     let done = std::mem::replace(
                         &mut job.done,
                         Box::new(move |result| {
-                            if let Some(done) = token.take_done() {
+                            if let Some(done) = token.0.take_done() {
                                 done(result)
                             }
                         }),
@@ -173,6 +173,20 @@ impl Cancel {
 
     fn take_done(&self) -> Option<Completion> {
         lock(&self.state).done.take()
+    }
+}
+
+/// The token as the job's completion holds it. A job dropped without being completed (its thread
+/// died, its queue went away) would otherwise leave the caller's completion in the token, which
+/// lives as long as the signal's listener: the promise would never settle, where a job without a
+/// signal settles `POOL_CLOSED` when its completion is dropped. So dropping it settles the same.
+struct HandBack(Arc<Cancel>);
+
+impl Drop for HandBack {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take_done() {
+            done(Err(Error::PoolClosed));
+        }
     }
 }
 
@@ -266,6 +280,26 @@ mod test {
         let seen = seen.lock().expect("lock");
         assert_eq!((runs.load(Ordering::SeqCst), seen.len()), (1, 1));
         assert!(matches!(seen[0], Ok(Output::Done)));
+        Ok(())
+    }
+
+    #[test]
+    fn a_job_dropped_without_completing_settles_pool_closed_not_never() -> Result<()> {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (done, seen) = counting();
+        let token = Cancel::new();
+        let job = token.bind(job(&runs, done), true).map_err(|(_, e)| e)?;
+        // Its thread died, or its queue was dropped: the token (held by the signal's listener)
+        // outlives the job.
+        drop(job);
+        {
+            let seen = seen.lock().expect("lock");
+            assert_eq!(seen.len(), 1);
+            assert_eq!(seen[0].as_ref().err().map(Error::code), Some("POOL_CLOSED"));
+        }
+        token.cancel();
+        assert_eq!(seen.lock().expect("lock").len(), 1, "settled once");
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
         Ok(())
     }
 
