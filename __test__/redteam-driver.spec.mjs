@@ -206,3 +206,28 @@ test("pragma('max_page_count') reads the writer's quota that pragma('max_page_co
   assert.deepEqual(await pool.pragma('max_page_count'), [{ max_page_count: 4294967294 }])
   await pool.close()
 })
+
+// ---- A cached EXPLAIN outlived the schema it was prepared against ----------------------------
+// SQLite lists an EXPLAIN's program without checking the schema, so the statement cache served a
+// stale program after DDL, pointing at freed schema objects (the fuzzer's segfault). Like any
+// EXPLAIN, it describes the schema its connection last loaded: a plain statement loads it first.
+
+test('EXPLAIN after DDL lists the program for the new schema, on readers, workers and the writer', async () => {
+  const { pool } = await table('explain-after-ddl', { maxReaders: 1, maxWorkers: 1 })
+  const columnsRead = async (run) => (await run('EXPLAIN SELECT * FROM t')).filter((op) => op.opcode === 'Column').length
+  const lanes = [
+    (sql) => pool.read(sql),
+    (sql) => pool.executeInWorker(sql),
+    async (sql) => (await pool.write(sql)).rows,
+  ]
+  for (const run of lanes) assert.equal(await columnsRead(run), 1)
+  for (let n = 2; n <= 12; n++) {
+    const cols = Array.from({ length: n }, (_, i) => `c${i}`).join(', ')
+    await pool.exec(`DROP TABLE t; CREATE TABLE t(id INTEGER PRIMARY KEY, ${cols})`)
+    for (const run of lanes) {
+      await run('SELECT count(*) FROM t')
+      assert.equal(await columnsRead(run), n, `${n} columns`)
+    }
+  }
+  await pool.close()
+})

@@ -1,6 +1,8 @@
 //! Jobs built from SQL text: `query` (readers and workers), `execute` and `transaction` (writer).
 
-use rusqlite::Connection;
+use std::ops::{Deref, DerefMut};
+
+use rusqlite::{CachedStatement, Connection};
 
 use crate::error::{Error, Result};
 use crate::pool::cancel::Reply;
@@ -40,11 +42,49 @@ pub fn check_text(sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// A statement of caller SQL, from the connection's statement cache unless it is an `EXPLAIN`:
+/// SQLite lists an EXPLAIN's program without checking the schema first, so a cached one stepped
+/// again after the schema was reloaded (DDL on this or another connection) read the freed schema
+/// objects its program points at (a use-after-free in SQLite 3.54.1, found by examples/fuzz.rs:
+/// `EXPLAIN DROP TABLE IF EXISTS u` crashed the process). An EXPLAIN is never kept in the cache,
+/// so each one is prepared for the schema it runs against.
+pub enum Prepared<'c> {
+    Cached(CachedStatement<'c>),
+    Fresh(rusqlite::Statement<'c>),
+}
+
+impl<'c> Deref for Prepared<'c> {
+    type Target = rusqlite::Statement<'c>;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Prepared::Cached(stmt) => stmt,
+            Prepared::Fresh(stmt) => stmt,
+        }
+    }
+}
+
+impl DerefMut for Prepared<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Prepared::Cached(stmt) => stmt,
+            Prepared::Fresh(stmt) => stmt,
+        }
+    }
+}
+
 /// Prepares one statement of caller SQL: a second statement after it is refused (SQLite's own
 /// prepare tail says so), and so is anything the connection's guard denies.
-fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
+fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<Prepared<'c>> {
     guard::clear();
-    conn.prepare_cached(sql).map_err(|e| guard::explain(e.into()))
+    let stmt = conn.prepare_cached(sql).map_err(|e| guard::explain(e.into()))?;
+    if stmt.is_explain() == 0 {
+        return Ok(Prepared::Cached(stmt));
+    }
+    // Out of the cache before it could be served stale; the text is prepared once more, uncached.
+    stmt.discard();
+    guard::clear();
+    let stmt = conn.prepare(sql).map_err(|e| guard::explain(e.into()))?;
+    Ok(Prepared::Fresh(stmt))
 }
 
 fn read_only() -> Error {
@@ -68,7 +108,7 @@ pub fn refuse_control(sql: &str, instead: &str) -> Result<()> {
 
 /// Prepares a read-only statement with its parameters bound, refusing anything that would write
 /// or change connection state.
-pub fn prepare_read<'c>(conn: &'c Connection, sql: &str, params: &Params) -> Result<rusqlite::CachedStatement<'c>> {
+pub fn prepare_read<'c>(conn: &'c Connection, sql: &str, params: &Params) -> Result<Prepared<'c>> {
     if classify(sql) == StatementKind::TransactionControl {
         return Err(read_only());
     }
@@ -330,6 +370,52 @@ mod tests {
             )?,
             Output::Row(None)
         );
+        Ok(())
+    }
+
+    /// How many columns an `EXPLAIN SELECT * FROM u`'s program reads: a stale program still
+    /// reads the table as it was when first prepared.
+    fn columns_read(conn: &Connection) -> Result<usize> {
+        match run_query(
+            conn,
+            "EXPLAIN SELECT * FROM u",
+            &Params::None,
+            Fetch::All,
+            Form::Objects,
+        )? {
+            Output::Rows(rows) => Ok(rows
+                .rows()
+                .filter(|r| r.get(1) == Some(&Value::Text("Column".into())))
+                .count()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_explain_lists_the_program_for_the_schema_it_runs_against() -> Result<()> {
+        let conn = db()?;
+        conn.execute_batch("CREATE TABLE u(a)")?;
+        assert_eq!(columns_read(&conn)?, 1);
+        conn.execute_batch("DROP TABLE u; CREATE TABLE u(a, b, c)")?;
+        assert_eq!(columns_read(&conn)?, 3);
+        // Another connection changes the schema; this one reloads it on its next statement,
+        // which freed what a cached EXPLAIN program pointed at.
+        let path = crate::pool::tests::temp_path("explain");
+        let (writer, reader) = (Connection::open(&path)?, Connection::open(&path)?);
+        writer.execute_batch("CREATE TABLE t(x); CREATE TABLE u(a)")?;
+        assert_eq!(columns_read(&reader)?, 1);
+        for n in 2..=20 {
+            let cols = (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>().join(", ");
+            writer.execute_batch(&format!("DROP TABLE u; CREATE TABLE u({cols}); CREATE TABLE pad{n}(x)"))?;
+            run_query(
+                &reader,
+                "SELECT count(*) FROM t",
+                &Params::None,
+                Fetch::All,
+                Form::Objects,
+            )?;
+            assert_eq!(columns_read(&reader)?, n);
+        }
         Ok(())
     }
 }
