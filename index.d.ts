@@ -67,6 +67,14 @@ export interface PoolOptions {
   maxBatch?: number
   walLimit?: number
   synchronous?: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA'
+  /** PostgreSQL only: reader connections. */
+  pgPoolSize?: number
+  /** PostgreSQL only: milliseconds opening a connection may take. */
+  pgConnectTimeout?: number
+  /** PostgreSQL only: milliseconds after which a connection is replaced. */
+  pgMaxLifetime?: number
+  /** PostgreSQL only: false for PgBouncer's transaction pooling (no named prepared statements). */
+  pgPreparedStatements?: boolean
   /** Return integers beyond 2^53 as BigInt instead of lossy numbers. */
   safeIntegers?: boolean
 }

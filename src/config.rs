@@ -78,6 +78,15 @@ pool_config! {
         /// WAL size in bytes past which the writer runs a TRUNCATE checkpoint.
         pub wal_limit: u64,
         pub synchronous: Synchronous,
+        /// PostgreSQL: reader connections (the writer has one of its own).
+        pub pg_pool_size: usize,
+        /// PostgreSQL: how long opening a connection may take.
+        pub pg_connect_timeout: Duration,
+        /// PostgreSQL: a connection older than this is replaced before its next job.
+        pub pg_max_lifetime: Duration,
+        /// PostgreSQL: false sends every statement unnamed with its types (PgBouncer's
+        /// transaction pooling), true prepares each once per connection.
+        pub pg_prepared_statements: bool,
     }
 }
 
@@ -320,6 +329,48 @@ pub const OPTIONS: &[OptionSpec] = &[
             default: "NORMAL",
         },
         doc: "How hard SQLite syncs on commit: NORMAL survives crashes in WAL mode, FULL power loss.",
+    },
+    OptionSpec {
+        option: "pgPoolSize",
+        variable: "POOL_PG_POOL_SIZE",
+        kind: Kind::Integer {
+            min: 1,
+            max: 256,
+            default: 4,
+            set: |c, v| c.pg_pool_size = v as usize,
+        },
+        doc: "PostgreSQL: reader connections, each on its own thread (the writer has one more).",
+    },
+    OptionSpec {
+        option: "pgConnectTimeout",
+        variable: "POOL_PG_CONNECT_TIMEOUT",
+        kind: Kind::Millis {
+            min: 100,
+            max: 600_000,
+            default: 5_000,
+            set: |c, v| c.pg_connect_timeout = v,
+        },
+        doc: "PostgreSQL: milliseconds opening a connection may take.",
+    },
+    OptionSpec {
+        option: "pgMaxLifetime",
+        variable: "POOL_PG_MAX_LIFETIME",
+        kind: Kind::Millis {
+            min: 1_000,
+            max: WEEK_MS,
+            default: 1_800_000,
+            set: |c, v| c.pg_max_lifetime = v,
+        },
+        doc: "PostgreSQL: milliseconds after which a connection is replaced before its next job.",
+    },
+    OptionSpec {
+        option: "pgPreparedStatements",
+        variable: "POOL_PG_PREPARED_STATEMENTS",
+        kind: Kind::Boolean {
+            default: true,
+            set: |c, v| c.pg_prepared_statements = v,
+        },
+        doc: "PostgreSQL: false sends statements unnamed, for PgBouncer's transaction pooling.",
     },
 ];
 

@@ -32,6 +32,11 @@ pub enum Error {
     Internal(String),
     /// The call's AbortSignal aborted it: before it ran (nothing was done), or while a read ran.
     Aborted { running: bool },
+    /// The connection to a database server broke; the message says whether the work is known
+    /// not to have happened or its outcome is unknown.
+    ConnectionLost(String),
+    /// The backend in use cannot do this; the message says what to use instead.
+    NotSupported(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -49,6 +54,8 @@ impl Error {
             Error::QueryTimeout { .. } | Error::IterationIdle { .. } => "QUERY_TIMEOUT",
             Error::Internal(_) => "INTERNAL_ERROR",
             Error::Aborted { .. } => "ABORTED",
+            Error::ConnectionLost(_) => "CONNECTION_LOST",
+            Error::NotSupported(_) => "NOT_SUPPORTED",
         }
     }
 
@@ -117,6 +124,7 @@ impl fmt::Display for Error {
             Error::Aborted { running: true } => {
                 f.write_str("aborted through options.signal: the running query was interrupted")
             }
+            Error::ConnectionLost(m) | Error::NotSupported(m) => f.write_str(m),
         }
     }
 }

@@ -2,14 +2,17 @@
 //!
 //! `pool` is the engine (writer, readers, workers, health), `store` the swarm domain on it,
 //! `persistence` the lifecycle of a persistence object over both, `sqlite` the connection layer,
-//! `config` the settings, and `js` the napi binding.
+//! `pg` the PostgreSQL backend behind the same storage seam, `config` the settings, and `js` the
+//! napi binding.
 
 pub mod clock;
 pub mod config;
+pub mod engine;
 pub mod error;
 mod js;
 pub mod payloads;
 pub mod persistence;
+pub mod pg;
 pub mod pool;
 pub mod sqlite;
 pub mod store;

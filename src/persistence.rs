@@ -7,17 +7,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::PoolConfig;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Output};
-use crate::pool::shared::Lease;
 use crate::pool::snapshot::PoolSnapshot;
-use crate::store::seam::Storage;
 use crate::store::{OpStats, Store};
 
 type Waiter = Box<dyn FnOnce(Result<Arc<Store>>) + Send>;
 
-/// How a lease on the database is taken; the binding adds its environment teardown hook.
-pub type Acquire<'a> = &'a mut dyn FnMut(&str, PoolConfig) -> Result<Arc<Lease>>;
+/// How the database is opened; the binding adds its environment teardown hook.
+pub type Acquire<'a> = &'a mut dyn FnMut(&str, PoolConfig) -> Result<Arc<dyn Engine>>;
 
 enum State {
     Idle,
@@ -27,11 +26,12 @@ enum State {
     Closed,
 }
 
-/// The default database: `POOL_DB_PATH`, else `./data/swarm.db` under the working directory.
+/// The default database: `POOL_DB_URL` (a PostgreSQL server), else `POOL_DB_PATH` (a file, or a
+/// `postgres://` URL too), else `./data/swarm.db` under the working directory.
 pub fn default_path() -> String {
-    std::env::var("POOL_DB_PATH")
-        .ok()
-        .filter(|p| !p.is_empty())
+    ["POOL_DB_URL", "POOL_DB_PATH"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|p| !p.trim().is_empty()))
         .unwrap_or_else(|| PathBuf::from(".").join("data").join("swarm.db").display().to_string())
 }
 
@@ -43,8 +43,8 @@ pub struct Persistence {
     state: Arc<Mutex<State>>,
     /// Set by `close()`: an initialization still running then ends closed, whatever its outcome.
     closing: Arc<AtomicBool>,
-    /// The hold on the shared pool of the file, once opened.
-    lease: Arc<Mutex<Option<Arc<Lease>>>>,
+    /// The opened backend: a hold on the shared pool of the file, or a PostgreSQL pool.
+    lease: Arc<Mutex<Option<Arc<dyn Engine>>>>,
     ops: Arc<OpStats>,
 }
 
@@ -81,8 +81,8 @@ impl Persistence {
         }
     }
 
-    /// The lease on the pool, while the store is ready.
-    pub fn lease(&self) -> Option<Arc<Lease>> {
+    /// The opened backend, while the store is ready.
+    pub fn lease(&self) -> Option<Arc<dyn Engine>> {
         self.store().and_then(|_| locked(&self.lease).clone())
     }
 
@@ -145,8 +145,8 @@ impl Persistence {
         }
     }
 
-    fn migrate(&self, lease: Arc<Lease>) {
-        let storage: Arc<dyn Storage> = Arc::clone(lease.pool()) as Arc<dyn Storage>;
+    fn migrate(&self, lease: Arc<dyn Engine>) {
+        let storage = Arc::clone(&lease).storage();
         let store = Arc::new(Store::new(storage, Arc::clone(&self.ops)));
         let (state, closing, held) = (
             Arc::clone(&self.state),
@@ -205,7 +205,7 @@ impl Persistence {
 
     /// The pool as this object sees it, once initialized and until closed.
     pub fn snapshot(&self) -> Option<PoolSnapshot> {
-        self.lease().map(|lease| lease.pool().snapshot(lease.is_closed()))
+        self.lease().map(|lease| lease.snapshot())
     }
 }
 
@@ -228,8 +228,8 @@ mod test {
         }
     }
 
-    fn lease(path: &str, config: PoolConfig) -> Result<Arc<Lease>> {
-        Lease::acquire(path, config).map(Arc::new)
+    fn lease(path: &str, config: PoolConfig) -> Result<Arc<dyn Engine>> {
+        crate::pool::shared::Lease::acquire(path, config).map(|l| Arc::new(l) as Arc<dyn Engine>)
     }
 
     #[test]
@@ -263,7 +263,7 @@ mod test {
     fn a_failed_initialization_can_be_retried_and_close_sticks() -> Result<()> {
         let path = temp_path("retry");
         let core = Persistence::new(Some(path.clone()), Ok(small()));
-        let refuse = |_: &str, _: PoolConfig| -> Result<Arc<Lease>> { Err(Error::invalid("no disk today")) };
+        let refuse = |_: &str, _: PoolConfig| -> Result<Arc<dyn Engine>> { Err(Error::invalid("no disk today")) };
         let err = wait(|d| core.initialize(&mut { refuse }, d)).expect_err("refused");
         assert_eq!(err.code(), "INVALID_ARGUMENT");
         wait(|d| core.initialize(&mut lease, d))?;
@@ -279,7 +279,7 @@ mod test {
     fn close_during_a_failing_migration_sticks() -> Result<()> {
         let path = temp_path("newer");
         {
-            let seed = lease(&path, small())?;
+            let seed = crate::pool::shared::Lease::acquire(&path, small())?;
             wait(|d| {
                 seed.pool().execute(
                     "PRAGMA user_version = 99".into(),

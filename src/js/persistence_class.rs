@@ -8,7 +8,9 @@ use napi_derive::napi;
 use crate::error::{Error, Result};
 use crate::js::inputs;
 use crate::js::options::read_config;
-use crate::js::pool_class::{backup_path, json_value, open_pool, SqliteConnectionPool};
+use std::sync::Arc;
+
+use crate::js::pool_class::{backup_path, json_value, released_at_teardown, SqliteConnectionPool};
 use crate::js::promise::JsPromise;
 use crate::js::raw;
 use crate::js::settle::Settler;
@@ -55,8 +57,12 @@ impl SwarmPersistencePooled {
     ) -> napi::Result<JsPromise> {
         let input = input.map_err(|e| raw::absorb(env.raw(), e));
         let (done, promise) = self.settler.promise().map_err(|e| raw::throw(env.raw(), &e))?;
-        self.core
-            .operate(&mut |path, config| open_pool(env, path, config), input, run, done);
+        let mut open = |path: &str, config| {
+            let engine = crate::engine::open(path, config)?;
+            released_at_teardown(env, Arc::clone(&engine))?;
+            Ok(engine)
+        };
+        self.core.operate(&mut open, input, run, done);
         Ok(JsPromise(promise))
     }
 
@@ -410,7 +416,8 @@ impl SwarmPersistencePooled {
     /// null before initialization. Made once: `persistence.pool === persistence.pool`.
     #[napi(getter, ts_return_type = "SQLiteConnectionPool | null")]
     pub fn pool(&self, env: &Env) -> napi::Result<Option<Unknown<'static>>> {
-        let Some(lease) = self.core.lease() else {
+        // PostgreSQL has no raw SQLite pool under it.
+        let Some(lease) = self.core.lease().and_then(|engine| engine.sqlite()) else {
             return Ok(None);
         };
         let e = env.raw();

@@ -15,6 +15,7 @@ use napi_derive::napi;
 use serde_json::Value as Json;
 
 use crate::config::PoolConfig;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::js::abort::{cancel_of, Token};
 use crate::js::call_options::CallOptions;
@@ -43,15 +44,26 @@ use crate::sqlite::Params;
 /// teardown (process exit, worker termination) gives the lease back, stopping the pool if it was
 /// the last.
 pub fn open_pool(env: &mut Env, path: &str, config: PoolConfig) -> Result<Arc<Lease>> {
+    if crate::pg::link::is_url(path) {
+        return Err(Error::NotSupported(
+            "SQLiteConnectionPool runs SQL on SQLite files; for a PostgreSQL URL use SwarmPersistencePooled".into(),
+        ));
+    }
     let lease = Arc::new(Lease::acquire(path, config)?);
-    let weak: Weak<Lease> = Arc::downgrade(&lease);
+    released_at_teardown(env, Arc::clone(&lease) as Arc<dyn Engine>)?;
+    Ok(lease)
+}
+
+/// Makes environment teardown (process exit, worker termination) give `engine` back at once.
+pub fn released_at_teardown(env: &mut Env, engine: Arc<dyn Engine>) -> Result<()> {
+    let weak: Weak<dyn Engine> = Arc::downgrade(&engine);
     env.add_env_cleanup_hook(weak, |weak| {
-        if let Some(lease) = weak.upgrade() {
-            lease.release_now();
+        if let Some(engine) = weak.upgrade() {
+            engine.release_now();
         }
     })
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(lease)
+    .map(|_| ())
+    .map_err(|e| Error::Internal(e.to_string()))
 }
 
 pub fn sql_text(env: &Env, v: Unknown, what: &str) -> Result<String> {
@@ -438,7 +450,7 @@ impl SqliteConnectionPool {
         for iteration in open.iter().filter_map(rc::Weak::upgrade) {
             iteration.close(Some(Error::PoolClosed), Box::new(|_| {}));
         }
-        self.lease.release(done);
+        Lease::release(&self.lease, done);
         Ok(JsPromise(promise))
     }
 

@@ -24,7 +24,7 @@ pub struct LaneSnapshot {
 }
 
 impl LaneSnapshot {
-    fn of(stats: &LaneStats, queued: usize) -> LaneSnapshot {
+    pub(crate) fn of(stats: &LaneStats, queued: usize) -> LaneSnapshot {
         LaneSnapshot {
             completed: stats.completed.load(Relaxed),
             failed: stats.failed.load(Relaxed),

@@ -36,14 +36,8 @@ impl Store {
     pub fn update_neural_network(&self, id: String, update: Update, done: Completion) {
         self.write(
             Box::new(move |conn| {
-                rows::update(
-                    conn,
-                    "neural_networks",
-                    &update,
-                    ", updated_at = CURRENT_TIMESTAMP",
-                    &id,
-                )
-                .map(write_json)
+                let also = format!(", updated_at = {}", conn.dialect().now_s());
+                rows::update(conn, "neural_networks", &update, &also, &id).map(write_json)
             }),
             done,
         );

@@ -114,14 +114,8 @@ pub fn write_json(w: WriteResult) -> Json {
 }
 
 /// `UPDATE <table> SET <validated columns>[, <also>] WHERE id = ?`; `table` and `also` are
-/// constants of this crate, the columns come from `Update`'s fixed tables.
-pub fn update(
-    s: &dyn Session,
-    table: &'static str,
-    update: &Update,
-    also: &'static str,
-    id: &str,
-) -> Result<WriteResult> {
+/// SQL of this crate, the columns come from `Update`'s fixed tables.
+pub fn update(s: &dyn Session, table: &'static str, update: &Update, also: &str, id: &str) -> Result<WriteResult> {
     let sql = format!("UPDATE {table} SET {}{also} WHERE id = ?", update.set_clause());
     let mut params: Vec<&dyn ToSql> = update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
     params.push(&id);

@@ -10,6 +10,8 @@ use crate::sqlite::{RowSet, Value};
 pub trait Dialect: Sync {
     /// An expression for the current time as text with milliseconds.
     fn now_ms(&self) -> &'static str;
+    /// An expression for the current time as SQLite's `CURRENT_TIMESTAMP` writes it.
+    fn now_s(&self) -> &'static str;
     /// A condition true for memory rows that have not expired.
     fn memory_live(&self) -> &'static str;
     /// A condition true when timestamp column `column` is more than `days` days old.

@@ -19,6 +19,10 @@ impl Dialect for SqliteDialect {
         "strftime('%Y-%m-%d %H:%M:%f', 'now')"
     }
 
+    fn now_s(&self) -> &'static str {
+        "CURRENT_TIMESTAMP"
+    }
+
     /// julianday() compares both the original's ISO `…T…Z` and SQLite's `YYYY-MM-DD HH:MM:SS`
     /// forms correctly (a plain string comparison does not).
     fn memory_live(&self) -> &'static str {

@@ -1,0 +1,106 @@
+//! PostgreSQL's errors as the codes the SQLite backend gives for the same call, so callers'
+//! error handling works on both: 23505 on a primary key is `SQLITE_CONSTRAINT_PRIMARYKEY`, on any
+//! other unique constraint `SQLITE_CONSTRAINT_UNIQUE`, 23503 `SQLITE_CONSTRAINT_FOREIGNKEY`, 57014
+//! (statement_timeout) `QUERY_TIMEOUT`; a broken connection is `CONNECTION_LOST`. The message
+//! starts as SQLite's does (callers match "UNIQUE constraint failed") and keeps PostgreSQL's.
+
+use std::time::Duration;
+
+use tokio_postgres::error::{DbError, SqlState};
+
+use crate::error::Error;
+
+/// Whether the error left the connection unusable (closed, reset, shut down by the server).
+pub fn is_connection_loss(err: &tokio_postgres::Error) -> bool {
+    if err.is_closed() {
+        return true;
+    }
+    match err.code() {
+        Some(code) => {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                ]
+                .contains(code)
+        }
+        // No server error: an I/O failure under the connection.
+        None => err.as_db_error().is_none(),
+    }
+}
+
+/// `Key (agent_id, key)=(a, b) already exists.` → `agent_memory.agent_id, agent_memory.key`.
+fn columns(db: &DbError) -> String {
+    let table = db.table().unwrap_or("?");
+    let inside = db
+        .detail()
+        .and_then(|d| d.strip_prefix("Key ("))
+        .and_then(|d| d.split(")=").next())
+        .unwrap_or("");
+    inside
+        .split(',')
+        .map(|c| format!("{table}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The crate's error for a failure of a statement (`timeout` is the query timeout in force).
+pub fn convert(err: tokio_postgres::Error, timeout: Duration) -> Error {
+    if is_connection_loss(&err) {
+        return Error::ConnectionLost(format!(
+            "the connection to PostgreSQL was lost ({err}); the work did not run"
+        ));
+    }
+    let Some(db) = err.as_db_error() else {
+        // Encoding a parameter or decoding a column failed: the caller's values.
+        let why = std::error::Error::source(&err).map_or_else(|| err.to_string(), |s| s.to_string());
+        return Error::invalid(why);
+    };
+    let state = db.code();
+    let sqlite = |code: &'static str, message: String| Error::Sqlite {
+        code,
+        message: format!("{message} ({}; SQLSTATE {})", db.message(), state.code()),
+    };
+    match state {
+        s if *s == SqlState::UNIQUE_VIOLATION => {
+            let primary = db.constraint().is_some_and(|c| c.ends_with("_pkey"));
+            let code = if primary {
+                "SQLITE_CONSTRAINT_PRIMARYKEY"
+            } else {
+                "SQLITE_CONSTRAINT_UNIQUE"
+            };
+            sqlite(code, format!("UNIQUE constraint failed: {}", columns(db)))
+        }
+        s if *s == SqlState::FOREIGN_KEY_VIOLATION => {
+            sqlite("SQLITE_CONSTRAINT_FOREIGNKEY", "FOREIGN KEY constraint failed".into())
+        }
+        s if *s == SqlState::NOT_NULL_VIOLATION => sqlite(
+            "SQLITE_CONSTRAINT_NOTNULL",
+            format!(
+                "NOT NULL constraint failed: {}.{}",
+                db.table().unwrap_or("?"),
+                db.column().unwrap_or("?")
+            ),
+        ),
+        s if *s == SqlState::CHECK_VIOLATION => sqlite("SQLITE_CONSTRAINT_CHECK", "CHECK constraint failed".into()),
+        s if *s == SqlState::QUERY_CANCELED => Error::QueryTimeout { limit: timeout },
+        s if *s == SqlState::T_R_SERIALIZATION_FAILURE || *s == SqlState::T_R_DEADLOCK_DETECTED => {
+            sqlite("SQLITE_BUSY", "database is locked".into())
+        }
+        s if *s == SqlState::DISK_FULL => sqlite("SQLITE_FULL", "database or disk is full".into()),
+        s if *s == SqlState::INSUFFICIENT_PRIVILEGE || *s == SqlState::READ_ONLY_SQL_TRANSACTION => {
+            sqlite("SQLITE_READONLY", "attempt to write a readonly database".into())
+        }
+        _ => Error::Sqlite {
+            code: "SQLITE_ERROR",
+            message: format!("{} (SQLSTATE {})", db.message(), state.code()),
+        },
+    }
+}
+
+/// Whether the error says the transaction had already failed (SQLSTATE 25P02): every statement
+/// after a failed one is refused, and a COMMIT rolls back.
+pub fn is_aborted_transaction(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION)
+}

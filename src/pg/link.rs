@@ -1,0 +1,281 @@
+//! One connection to PostgreSQL, owned by one lane thread with its own single-threaded runtime
+//! (the lanes stay plain threads, as on SQLite; the runtime drives the connection only while the
+//! thread waits on it). Statements are prepared once and cached, or, for poolers in transaction
+//! mode (PgBouncer), sent unnamed with their types each time. It is the seam's `Session` too.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_util::Stream;
+use tokio::runtime::Runtime;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+use crate::config::PoolConfig;
+use crate::error::{Error, Result};
+use crate::pg::dialect::POSTGRES;
+use crate::pg::errors::convert;
+use crate::pg::values::{declared_type, numbered, Cell, Param};
+use crate::pool::job::WriteResult;
+use crate::sqlite::{RowSet, Value};
+use crate::store::seam::{Dialect, Session};
+
+/// Where the server is and how each connection behaves.
+#[derive(Clone)]
+pub struct Settings {
+    pub server: tokio_postgres::Config,
+    pub connect_timeout: Duration,
+    pub max_lifetime: Duration,
+    pub prepared: bool,
+    pub query_timeout: Duration,
+}
+
+/// `postgres://` or `postgresql://`: the database is on a PostgreSQL server.
+pub fn is_url(path: &str) -> bool {
+    let lower = path.trim_start().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// Hides the password of a URL for messages and payloads.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user_info = &url[scheme + 3..at];
+            let user = user_info.split(':').next().unwrap_or("");
+            format!(
+                "{}{user}{}@{}",
+                &url[..scheme + 3],
+                if user_info.contains(':') { ":***" } else { "" },
+                &url[at + 1..]
+            )
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Settings {
+    pub fn new(url: &str, config: &PoolConfig) -> Result<Settings> {
+        let server: tokio_postgres::Config = url
+            .trim()
+            .parse()
+            .map_err(|e| Error::config("POOL_DB_URL", format!("{} is not a PostgreSQL URL: {e}", redacted(url))))?;
+        Ok(Settings {
+            server,
+            connect_timeout: config.pg_connect_timeout,
+            max_lifetime: config.pg_max_lifetime,
+            prepared: config.pg_prepared_statements,
+            query_timeout: config.query_timeout,
+        })
+    }
+}
+
+pub struct Link {
+    runtime: Runtime,
+    client: Client,
+    statements: RefCell<HashMap<String, Statement>>,
+    prepared: bool,
+    query_timeout: Duration,
+    opened: Instant,
+    max_lifetime: Duration,
+}
+
+/// A request already on the wire whose answer is read later.
+pub type Pending<'a> = Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + 'a>>;
+
+impl Link {
+    /// Connects, within the connect timeout; `role` names the connection in `pg_stat_activity`.
+    pub fn open(settings: &Settings, role: &str) -> Result<Link> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start a runtime for PostgreSQL: {e}")))?;
+        let mut server = settings.server.clone();
+        server
+            .connect_timeout(settings.connect_timeout)
+            .application_name(format!("swarm-persistence {role}"))
+            .options(format!("-c statement_timeout={}", settings.query_timeout.as_millis()));
+        let connecting = async { tokio::time::timeout(settings.connect_timeout, server.connect(NoTls)).await };
+        let (client, connection) = match runtime.block_on(connecting) {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => {
+                return Err(match e.as_db_error() {
+                    // The server answered and refused (authentication, no such database).
+                    Some(db) => Error::config(
+                        "POOL_DB_URL",
+                        format!("PostgreSQL refused the connection: {}", db.message()),
+                    ),
+                    None => Error::ConnectionLost(format!("cannot connect to PostgreSQL: {e}")),
+                });
+            }
+            Err(_) => {
+                return Err(Error::ConnectionLost(format!(
+                    "cannot connect to PostgreSQL within {} ms (POOL_PG_CONNECT_TIMEOUT)",
+                    settings.connect_timeout.as_millis()
+                )))
+            }
+        };
+        // The connection task reads and writes the socket whenever this thread waits on the
+        // runtime; it ends when the client is dropped or the server goes away.
+        runtime.spawn(connection);
+        Ok(Link {
+            runtime,
+            client,
+            statements: RefCell::default(),
+            prepared: settings.prepared,
+            query_timeout: settings.query_timeout,
+            opened: Instant::now(),
+            max_lifetime: settings.max_lifetime,
+        })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Older than the maximum lifetime: to be replaced before its next job.
+    pub fn expired(&self) -> bool {
+        self.opened.elapsed() >= self.max_lifetime
+    }
+
+    fn wait<T>(&self, fut: impl Future<Output = std::result::Result<T, tokio_postgres::Error>>) -> Result<T> {
+        self.runtime.block_on(fut).map_err(|e| convert(e, self.query_timeout))
+    }
+
+    /// Runs statements without parameters, waiting for the answer.
+    pub fn batch(&self, sql: &str) -> Result<()> {
+        self.wait(self.client.batch_execute(sql))
+    }
+
+    /// Puts `sql` on the wire now and returns its answer to read later: requests are answered in
+    /// the order they were sent, so what follows it runs after it without waiting a round trip.
+    pub fn send<'a>(&'a self, sql: &'a str) -> Pending<'a> {
+        let mut pending: Pending<'a> = Box::pin(self.client.batch_execute(sql));
+        // Polled once, the request is queued to the connection task; the answer is read later.
+        if let Poll::Ready(done) = pending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            return Box::pin(std::future::ready(done));
+        }
+        pending
+    }
+
+    /// The answer of a request sent earlier.
+    pub fn answer(&self, pending: Pending<'_>) -> std::result::Result<(), tokio_postgres::Error> {
+        self.runtime.block_on(pending)
+    }
+
+    fn statement(&self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let prepared = self.wait(self.client.prepare(&numbered(sql)))?;
+        self.statements.borrow_mut().insert(sql.to_string(), prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Runs one statement: its rows and how many rows it changed.
+    fn run(&self, sql: &str, params: &[Value]) -> Result<(Vec<Row>, u64)> {
+        let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let stream = if self.prepared {
+            let stmt = self.statement(sql)?;
+            self.wait(
+                self.client
+                    .query_raw(&stmt, bound.iter().map(|p| p as &(dyn ToSql + Sync))),
+            )?
+        } else {
+            let typed = bound.iter().map(|p| (p as &(dyn ToSql + Sync), declared_type(p.0)));
+            self.wait(self.client.query_typed_raw(&numbered(sql), typed))?
+        };
+        let collect = async move {
+            let mut stream = std::pin::pin!(stream);
+            let mut rows = Vec::new();
+            while let Some(row) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+                rows.push(row?);
+            }
+            Ok((rows, stream.rows_affected().unwrap_or(0)))
+        };
+        self.wait(collect)
+    }
+}
+
+/// Rows as the SQLite backend shapes them. `rowid` is SQLite's hidden column, an explicit
+/// identity column on PostgreSQL: `SELECT *` leaves it out, as SQLite's does.
+fn row_set(rows: &[Row]) -> Result<RowSet> {
+    let Some(first) = rows.first() else {
+        return Ok(RowSet::default());
+    };
+    let keep: Vec<usize> = first
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.name() != "rowid")
+        .map(|(i, _)| i)
+        .collect();
+    let columns = keep.iter().map(|&i| first.columns()[i].name().to_string()).collect();
+    let mut values = Vec::with_capacity(rows.len() * keep.len());
+    for row in rows {
+        for &i in &keep {
+            let Cell(v) = row
+                .try_get(i)
+                .map_err(|e| Error::Internal(format!("column {}: {e}", first.columns()[i].name())))?;
+            values.push(v);
+        }
+    }
+    Ok(RowSet {
+        columns,
+        values,
+        described: None,
+    })
+}
+
+impl Session for Link {
+    /// An INSERT reports the new row's `rowid` as SQLite's last_insert_rowid does.
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<WriteResult> {
+        let insert = sql
+            .trim_start()
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("INSERT"));
+        if insert {
+            let (rows, changes) = self.run(&format!("{sql} RETURNING rowid"), params)?;
+            let rowid = rows.last().and_then(|r| r.try_get::<_, i64>(0).ok());
+            return Ok(WriteResult {
+                changes,
+                last_insert_rowid: rowid.unwrap_or(0),
+                rows: None,
+            });
+        }
+        let (_, changes) = self.run(sql, params)?;
+        Ok(WriteResult {
+            changes,
+            last_insert_rowid: 0,
+            rows: None,
+        })
+    }
+
+    fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {
+        row_set(&self.run(sql, params)?.0)
+    }
+
+    /// PostgreSQL's autovacuum gives space back on its own; nothing to do.
+    fn compact(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        &POSTGRES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_recognised_and_passwords_hidden() {
+        assert!(is_url("postgres://u@h/db") && is_url("PostgreSQL://h/db") && !is_url("./data/swarm.db"));
+        assert_eq!(redacted("postgres://u:secret@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(redacted("postgres://h/db"), "postgres://h/db");
+    }
+}

@@ -1,0 +1,325 @@
+//! The PostgreSQL backend: the swarm domain's storage engine on a server that several hosts
+//! share, in the SQLite engine's shape — one writer lane committing queued writes in groups
+//! (writer.rs), a reader lane of connections (readers.rs) — behind the same storage seam, so the
+//! domain, payloads and binding are the SQLite backend's.
+
+pub mod dialect;
+pub mod errors;
+pub mod link;
+pub mod readers;
+pub mod schema;
+pub mod values;
+pub mod writer;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{unbounded, Sender};
+
+use crate::config::PoolConfig;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::pool::job::{Completion, Output};
+use crate::pool::snapshot::{BackupSnapshot, LaneSnapshot, PoolSnapshot, WalSnapshot, WriteHealth};
+use crate::pool::stats::Stats;
+use crate::store::seam::{Storage, Work};
+use link::Settings;
+
+pub enum Kind {
+    /// Domain work, in the writer's group transaction or on a reader.
+    Batched(Work),
+    /// Work outside any transaction.
+    Alone(Work),
+    /// Creates or migrates the schema.
+    Migrate,
+}
+
+pub struct PgJob {
+    pub kind: Kind,
+    pub done: Completion,
+    pub queued: Instant,
+}
+
+/// What the lanes share: settings, counters, connection state.
+pub struct Shared {
+    pub settings: Settings,
+    pub config: PoolConfig,
+    pub stats: Stats,
+    pub writer_up: AtomicBool,
+    pub readers_up: AtomicUsize,
+    write_queued: AtomicUsize,
+    read_queued: AtomicUsize,
+    /// The last connection failure, until a connection opens again.
+    outage: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub fn dequeued(&self, n: usize) {
+        self.write_queued.fetch_sub(n, Relaxed);
+    }
+
+    pub fn dequeued_read(&self, n: usize) {
+        self.read_queued.fetch_sub(n, Relaxed);
+    }
+
+    /// `POOL_TIMEOUT` for a job that waited longer than `acquireTimeout`.
+    pub fn too_late(&self, job: &PgJob) -> Option<Error> {
+        let waited = job.queued.elapsed();
+        (waited > self.config.acquire_timeout).then_some(Error::PoolTimeout {
+            waited,
+            limit: self.config.acquire_timeout,
+        })
+    }
+
+    pub fn note_outage(&self, err: &Error) {
+        if let Ok(mut o) = self.outage.lock() {
+            *o = Some(format!("{}: {err}", err.code()));
+        }
+    }
+
+    fn count(&self, lane: &crate::pool::stats::LaneStats, job: &PgJob, result: &Result<Output>) {
+        match result {
+            Ok(_) => lane.completed.fetch_add(1, Relaxed),
+            Err(e) => {
+                self.stats.count_error(e.code());
+                if matches!(e, Error::PoolTimeout { .. } | Error::QueryTimeout { .. }) {
+                    self.stats.timeouts.fetch_add(1, Relaxed);
+                }
+                lane.failed.fetch_add(1, Relaxed)
+            }
+        };
+        lane.total.record(job.queued.elapsed());
+    }
+
+    pub fn settle_write(&self, job: PgJob, result: Result<Output>) {
+        if result.is_ok() {
+            if let Ok(mut o) = self.outage.lock() {
+                o.take();
+            }
+        }
+        self.count(&self.stats.write, &job, &result);
+        (job.done)(result)
+    }
+
+    pub fn settle_read(&self, job: PgJob, result: Result<Output>, started: Option<Instant>) {
+        if let Some(started) = started {
+            self.stats.read.wait.record(started.duration_since(job.queued));
+            self.stats.read.exec.record(started.elapsed());
+        }
+        self.count(&self.stats.read, &job, &result);
+        (job.done)(result)
+    }
+}
+
+/// Senders, cleared by close so the lanes finish what is queued and end.
+struct Lanes {
+    write: Sender<PgJob>,
+    read: Sender<PgJob>,
+}
+
+pub struct PgPool {
+    shared: Arc<Shared>,
+    lanes: Mutex<Option<Lanes>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+impl PgPool {
+    /// Starts the lanes; connections open on first use, off the caller's thread, so a server
+    /// that cannot be reached fails `initialize()` (with `CONNECTION_LOST`), never blocks.
+    pub fn open(url: &str, config: PoolConfig) -> Result<Arc<PgPool>> {
+        let settings = Settings::new(url, &config)?;
+        let shared = Arc::new(Shared {
+            settings,
+            config: config.clone(),
+            stats: Stats::default(),
+            writer_up: AtomicBool::new(false),
+            readers_up: AtomicUsize::new(0),
+            write_queued: AtomicUsize::new(0),
+            read_queued: AtomicUsize::new(0),
+            outage: Mutex::new(None),
+        });
+        let (write, write_queue) = unbounded();
+        let (read, read_queue) = unbounded();
+        let mut threads = Vec::new();
+        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(f)
+                .map_err(|e| Error::Internal(format!("cannot start a PostgreSQL lane thread: {e}")))
+        };
+        let s = Arc::clone(&shared);
+        threads.push(spawn(
+            "sp-pg-writer".into(),
+            Box::new(move || writer::run(&s, write_queue)),
+        )?);
+        for i in 0..config.pg_pool_size {
+            let (s, q) = (Arc::clone(&shared), read_queue.clone());
+            threads.push(spawn(
+                format!("sp-pg-reader-{i}"),
+                Box::new(move || readers::run(&s, q, i)),
+            )?);
+        }
+        Ok(Arc::new(PgPool {
+            shared,
+            lanes: Mutex::new(Some(Lanes { write, read })),
+            threads: Mutex::new(threads),
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    fn submit(&self, read: bool, kind: Kind, done: Completion) {
+        let job = PgJob {
+            kind,
+            done,
+            queued: Instant::now(),
+        };
+        let sender = {
+            let lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+            lanes
+                .as_ref()
+                .map(|l| if read { l.read.clone() } else { l.write.clone() })
+        };
+        let Some(sender) = sender else {
+            return (job.done)(Err(Error::PoolClosed));
+        };
+        let (queued, queue, lane) = if read {
+            (&self.shared.read_queued, "read", &self.shared.stats.read)
+        } else {
+            (&self.shared.write_queued, "write", &self.shared.stats.write)
+        };
+        let capacity = self.shared.config.max_queue;
+        if queued.fetch_add(1, Relaxed) >= capacity {
+            queued.fetch_sub(1, Relaxed);
+            let e = Error::QueueFull { queue, capacity };
+            self.shared.count(lane, &job, &Err(e.clone()));
+            return (job.done)(Err(e));
+        }
+        if let Err(failed) = sender.send(job) {
+            queued.fetch_sub(1, Relaxed);
+            (failed.0.done)(Err(Error::PoolClosed));
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Relaxed)
+    }
+
+    /// Stops taking work; the lanes finish what is queued, then `done` runs (off this thread).
+    pub fn close(self: &Arc<Self>, done: Completion) {
+        self.closed.store(true, Relaxed);
+        self.lanes.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let joined = std::thread::Builder::new().name("sp-pg-close".into()).spawn(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+            done(Ok(Output::Done))
+        });
+        if let Err(e) = joined {
+            // No thread to wait on: the lanes still end by themselves once their queues drain.
+            let _ = e;
+        }
+    }
+
+    pub fn snapshot(&self) -> PoolSnapshot {
+        let s = &self.shared;
+        let closed = self.is_closed();
+        let writes_failing = s.stats.write_failure_streak.load(Relaxed) >= 3;
+        let outage = s.outage.lock().map(|o| o.clone()).unwrap_or(None);
+        PoolSnapshot {
+            closed,
+            healthy: !closed && outage.is_none() && !writes_failing,
+            max_readers: s.config.pg_pool_size,
+            max_workers: 0,
+            writer_answering: s.writer_up.load(Relaxed),
+            readers_answering: s.readers_up.load(Relaxed),
+            workers_answering: 0,
+            last_health_check_ms: crate::clock::unix_ms(),
+            read: LaneSnapshot::of(&s.stats.read, s.read_queued.load(Relaxed)),
+            write: LaneSnapshot::of(&s.stats.write, s.write_queued.load(Relaxed)),
+            worker: LaneSnapshot::of(&s.stats.worker, 0),
+            commits: s.stats.commits.load(Relaxed),
+            batch_sizes: s.stats.batch_sizes.snapshot(),
+            largest_batch: s.stats.largest_batch.load(Relaxed),
+            failed_connections: s.stats.failed_connections.load(Relaxed),
+            timeouts: s.stats.timeouts.load(Relaxed),
+            errors: s.stats.errors_by_code(),
+            wal: WalSnapshot {
+                bytes: 0,
+                pages: 0,
+                limit: 0,
+                checkpoints: 0,
+                truncate_checkpoints: 0,
+                resets_deferred: 0,
+                throttled: 0,
+            },
+            writes: WriteHealth {
+                failing: writes_failing || outage.is_some(),
+                consecutive_failures: s.stats.write_failure_streak.load(Relaxed),
+                last_failure: outage.or_else(|| s.stats.last_write_failure()),
+                replayed: s.stats.replayed.load(Relaxed),
+            },
+            backups: BackupSnapshot {
+                scheduled: false,
+                completed: 0,
+                failed: 0,
+                last: None,
+                last_error: None,
+            },
+        }
+    }
+}
+
+impl Storage for PgPool {
+    fn write(&self, work: Work, done: Completion) {
+        self.submit(false, Kind::Batched(work), done);
+    }
+
+    fn write_alone(&self, work: Work, done: Completion) {
+        self.submit(false, Kind::Alone(work), done);
+    }
+
+    fn read(&self, work: Work, done: Completion) {
+        self.submit(true, Kind::Batched(work), done);
+    }
+
+    fn migrate(&self, done: Completion) {
+        self.submit(false, Kind::Migrate, done);
+    }
+
+    fn backup(&self, _dest: std::path::PathBuf, done: Completion) {
+        done(Err(Error::NotSupported(
+            "backup() copies SQLite files; on PostgreSQL use pg_dump (e.g. pg_dump -Fc \"$POOL_DB_URL\" > swarm.dump)"
+                .into(),
+        )))
+    }
+}
+
+impl Engine for PgPool {
+    fn storage(self: Arc<Self>) -> Arc<dyn Storage> {
+        self
+    }
+
+    fn snapshot(&self) -> PoolSnapshot {
+        PgPool::snapshot(self)
+    }
+
+    fn release(self: Arc<Self>, done: Completion) {
+        if self.closed.swap(true, Relaxed) {
+            return done(Ok(Output::Done));
+        }
+        self.close(done);
+    }
+
+    fn release_now(&self) {
+        self.closed.store(true, Relaxed);
+        self.lanes.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+#[cfg(test)]
+mod tests;
