@@ -18,8 +18,8 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
-use crate::pg::errors::is_connection_loss;
-use crate::pg::link::Link;
+use crate::pg::errors::{convert, is_connection_loss};
+use crate::pg::link::{Link, Pending};
 use crate::pg::schema;
 use crate::pg::{Kind, PgJob, Shared};
 use crate::pool::job::Output;
@@ -178,45 +178,100 @@ fn commit(shared: &Shared, link: &mut Option<Link>, mut jobs: Vec<PgJob>) {
     }
 }
 
-/// One try at committing `jobs` in one transaction.
-fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
-    let mut pending = vec![link.send("BEGIN")];
-    let mut done: Vec<(PgJob, Output)> = Vec::with_capacity(jobs.len());
-    let mut rest = jobs.into_iter();
-    while let Some(mut job) = rest.next() {
-        pending.push(link.send("SAVEPOINT job"));
-        let Kind::Batched(work) = &mut job.kind else {
-            // Only batched jobs reach here; anything else fails rather than run in a transaction.
-            shared.settle_write(
-                job,
-                Err(Error::Internal("a job that runs alone reached a group".into())),
-            );
-            continue;
-        };
-        match guarded(|| work(link)) {
-            Ok(output) => {
-                pending.push(link.send("RELEASE SAVEPOINT job"));
-                done.push((job, output));
-            }
-            Err(Error::ConnectionLost(_)) => return lost(done, job, rest, false),
-            Err(e) => match link.answer(link.send("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")) {
-                // Undone alone: its failure is its own, whatever happens to the group.
-                Ok(()) => shared.settle_write(job, Err(e)),
-                Err(rb) if is_connection_loss(&rb) => return lost(done, job, rest, false),
-                // The transaction had already failed (the 25P02 trap): run the group again.
-                Err(_) => return replay(link, done, job, rest),
+/// What the answers to the requests sent so far say about the transaction.
+enum Checked {
+    Fine,
+    Lost,
+    /// A job's SAVEPOINT or RELEASE was refused: that job (`owner`, an index into the jobs done)
+    /// left the transaction failed by going on after a failed statement.
+    Broken {
+        owner: Option<usize>,
+        why: String,
+    },
+}
+
+fn check<'l>(shared: &Shared, link: &'l Link, pending: &mut Vec<(Option<usize>, Pending<'l>)>) -> Checked {
+    let mut verdict = Checked::Fine;
+    for (owner, answer) in pending.drain(..) {
+        match (link.answer(answer), &verdict) {
+            (Ok(()), _) | (Err(_), Checked::Lost | Checked::Broken { .. }) => {}
+            (Err(e), Checked::Fine) if is_connection_loss(&e) => verdict = Checked::Lost,
+            (Err(e), Checked::Fine) => verdict = Checked::Broken {
+                owner,
+                why: format!(
+                    "the job went on after a failed statement, which aborted its transaction; it was rolled back ({})",
+                    convert(e, shared.settings.query_timeout)
+                ),
             },
         }
     }
-    for answer in pending {
-        match link.answer(answer) {
-            Ok(()) => {}
-            Err(e) if is_connection_loss(&e) => return lost_all(done, false),
-            Err(_) => {
-                let _ = link.batch("ROLLBACK");
-                return Attempt::Replay(done.into_iter().map(|(j, _)| j).collect());
-            }
+    verdict
+}
+
+/// The transaction is rolled back: the job that broke it fails, every other unanswered job runs
+/// again.
+fn broken(
+    shared: &Shared,
+    link: &Link,
+    owner: Option<usize>,
+    why: String,
+    done: Vec<(PgJob, Output)>,
+    unfinished: impl Iterator<Item = PgJob>,
+) -> Attempt {
+    let _ = link.batch("ROLLBACK");
+    let mut again = Vec::with_capacity(done.len());
+    for (i, (job, _)) in done.into_iter().enumerate() {
+        if Some(i) == owner {
+            shared.settle_write(job, Err(Error::Internal(why.clone())));
+        } else {
+            again.push(job);
         }
+    }
+    again.extend(unfinished);
+    Attempt::Replay(again)
+}
+
+/// One try at committing `jobs` in one transaction.
+fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
+    // Each request on the wire, with the job it was sent for (BEGIN has none).
+    let mut pending = vec![(None, link.send("BEGIN"))];
+    let mut done: Vec<(PgJob, Output)> = Vec::with_capacity(jobs.len());
+    let mut rest = jobs.into_iter();
+    while let Some(mut job) = rest.next() {
+        let Kind::Batched(work) = &mut job.kind else {
+            // Only batched jobs reach here; anything else fails rather than run in a transaction.
+            let e = Error::Internal("a job that runs alone reached a group".into());
+            shared.settle_write(job, Err(e));
+            continue;
+        };
+        pending.push((Some(done.len()), link.send("SAVEPOINT job")));
+        match guarded(|| work(link)) {
+            Ok(output) => {
+                pending.push((Some(done.len()), link.send("RELEASE SAVEPOINT job")));
+                done.push((job, output));
+            }
+            Err(Error::ConnectionLost(_)) => return lost(done, job, rest, false),
+            // Whether the failure is the job's own depends on the answers before it: after an
+            // earlier job broke the transaction, every statement fails (SQLSTATE 25P02).
+            Err(e) => match check(shared, link, &mut pending) {
+                Checked::Lost => return lost(done, job, rest, false),
+                Checked::Broken { owner, why } => {
+                    return broken(shared, link, owner, why, done, std::iter::once(job).chain(rest))
+                }
+                Checked::Fine => match link.answer(link.send("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")) {
+                    // Undone alone: its failure is its own, whatever happens to the group.
+                    Ok(()) => shared.settle_write(job, Err(e)),
+                    Err(rb) if is_connection_loss(&rb) => return lost(done, job, rest, false),
+                    Err(_) => return replay(link, done, job, rest),
+                },
+            },
+        }
+    }
+    // Every answer is read before the COMMIT, which would roll a failed transaction back quietly.
+    match check(shared, link, &mut pending) {
+        Checked::Fine => {}
+        Checked::Lost => return lost_all(done, false),
+        Checked::Broken { owner, why } => return broken(shared, link, owner, why, done, std::iter::empty()),
     }
     match link.answer(link.send("COMMIT")) {
         Ok(()) => Attempt::Committed(done),
