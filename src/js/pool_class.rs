@@ -38,7 +38,7 @@ use crate::pool::shared::Lease;
 use crate::pool::snapshot::PoolSnapshot;
 use crate::pool::sql::{Fetch, Statement};
 use crate::pool::Pool;
-use crate::sqlite::Params;
+use crate::sqlite::{Form, Params};
 
 /// Leases the pool of `path` (opening it if this process has none) and makes sure environment
 /// teardown (process exit, worker termination) gives the lease back, stopping the pool if it was
@@ -299,17 +299,33 @@ impl SqliteConnectionPool {
         options: Option<Unknown>,
         abort: Option<&External<Token>>,
     ) -> napi::Result<JsPromise> {
-        let input = call_input(&env, sql, params, options).and_then(|i| Ok((i, cancel_of(abort)?)));
         let announce = (lane == Lane::Read).then(|| Announce::failure("read-error"));
-        self.submit(
+        self.statement(
             &env,
             lane,
             announce,
+            (sql, params, options, abort),
+            move |pool, sql, params, form, reply| pool.query(lane, sql, params, fetch, form, reply),
+        )
+    }
+
+    /// A call that runs one statement, `(sql, params?, options?)` and its abort token, submitted
+    /// on `lane`: `run` hands the statement to the pool.
+    fn statement(
+        &self,
+        env: &Env,
+        lane: Lane,
+        announce: Option<Announce>,
+        (sql, params, options, abort): (Unknown, Option<Unknown>, Option<Unknown>, Option<&External<Token>>),
+        run: impl FnOnce(&Pool, String, Params, Form, Reply),
+    ) -> napi::Result<JsPromise> {
+        let input = call_input(env, sql, params, options).and_then(|i| Ok((i, cancel_of(abort)?)));
+        self.submit(
+            env,
+            lane,
+            announce,
             input.map(|((sql, params, options), cancel)| {
-                move |done| {
-                    self.pool()
-                        .query(lane, sql, params, fetch, options.form(), Reply::new(done, cancel))
-                }
+                move |done| run(self.pool(), sql, params, options.form(), Reply::new(done, cancel))
             }),
         )
     }
@@ -329,17 +345,12 @@ impl SqliteConnectionPool {
         options: Option<Unknown>,
         abort: Option<&External<Token>>,
     ) -> napi::Result<JsPromise> {
-        let input = call_input(&env, sql, params, options).and_then(|i| Ok((i, cancel_of(abort)?)));
-        self.submit(
+        self.statement(
             &env,
             Lane::Write,
             Some(Announce::failure("write-error")),
-            input.map(|((sql, params, options), cancel)| {
-                move |done| {
-                    self.pool()
-                        .execute(sql, params, options.form(), Reply::new(done, cancel))
-                }
-            }),
+            (sql, params, options, abort),
+            |pool, sql, params, form, reply| pool.execute(sql, params, form, reply),
         )
     }
 
