@@ -561,6 +561,16 @@ mod tests {
         write(pool, &sql, Params::None).map(|_| ())
     }
 
+    /// Pool `name` with `rows` rows in `t`, and an iteration of their ids in chunks of `batch`
+    /// that has taken its first chunk.
+    fn iterating(name: &str, config: PoolConfig, rows: usize, batch: usize) -> Result<(Arc<Pool>, Handle)> {
+        let pool = open(name, config)?;
+        fill(&pool, rows)?;
+        let handle = pool.iterate("SELECT id FROM t".into(), Params::None, batch)?;
+        next(&handle)?;
+        Ok((pool, handle))
+    }
+
     #[test]
     fn chunks_hold_every_row_once_in_order() -> Result<()> {
         let pool = open("cursor-chunks", small_config())?;
@@ -590,11 +600,8 @@ mod tests {
 
     #[test]
     fn the_reader_lets_go_with_the_last_row() -> Result<()> {
-        let pool = open("cursor-last", small_config())?;
-        fill(&pool, 8)?;
         // 8 rows in chunks of 4: reading ahead finds the end with the second chunk.
-        let handle = pool.iterate("SELECT id FROM t".into(), Params::None, 4)?;
-        next(&handle)?;
+        let (pool, handle) = iterating("cursor-last", small_config(), 8, 4)?;
         next(&handle)?;
         assert_eq!(pool.stats().read.busy.load(Ordering::Relaxed), 0);
         assert_eq!(pool.ctx.gate.workers_inside(), 0);
@@ -621,10 +628,7 @@ mod tests {
             max_readers: 1,
             ..small_config()
         };
-        let pool = open("cursor-close", config)?;
-        fill(&pool, 100)?;
-        let handle = pool.iterate("SELECT id FROM t".into(), Params::None, 10)?;
-        next(&handle)?;
+        let (pool, handle) = iterating("cursor-close", config, 100, 10)?;
         assert_eq!(pool.stats().read.busy.load(Ordering::Relaxed), 1);
         close(&handle)?;
         assert_eq!(
@@ -654,10 +658,7 @@ mod tests {
             query_timeout: Duration::from_millis(100),
             ..small_config()
         };
-        let pool = open("cursor-idle", config)?;
-        fill(&pool, 100)?;
-        let handle = pool.iterate("SELECT id FROM t".into(), Params::None, 10)?;
-        next(&handle)?;
+        let (pool, handle) = iterating("cursor-idle", config, 100, 10)?;
         // Pulls keep it alive past the timeout...
         for _ in 0..4 {
             std::thread::sleep(Duration::from_millis(40));
@@ -713,10 +714,7 @@ mod tests {
 
     #[test]
     fn closing_the_pool_ends_open_iterations() -> Result<()> {
-        let pool = open("cursor-pool-close", small_config())?;
-        fill(&pool, 100)?;
-        let handle = pool.iterate("SELECT id FROM t".into(), Params::None, 10)?;
-        next(&handle)?;
+        let (pool, handle) = iterating("cursor-pool-close", small_config(), 100, 10)?;
         let started = Instant::now();
         wait(|done| pool.close(done))?;
         assert!(
@@ -734,10 +732,7 @@ mod tests {
             wal_limit: 64 * 1024,
             ..small_config()
         };
-        let pool = open("cursor-wal", config)?;
-        fill(&pool, 100)?;
-        let handle = pool.iterate("SELECT id FROM t".into(), Params::None, 10)?;
-        next(&handle)?;
+        let (pool, handle) = iterating("cursor-wal", config, 100, 10)?;
         let big = "x".repeat(4000);
         for _ in 0..100 {
             write(
@@ -770,10 +765,7 @@ mod tests {
             max_readers: 1,
             ..small_config()
         };
-        let pool = open("cursor-queued", config)?;
-        fill(&pool, 20)?;
-        let first = pool.iterate("SELECT id FROM t".into(), Params::None, 5)?;
-        next(&first)?;
+        let (pool, first) = iterating("cursor-queued", config, 20, 5)?;
         let queued = pool.iterate("SELECT id FROM t".into(), Params::None, 5)?;
         let started = Instant::now();
         close(&queued)?;
@@ -800,10 +792,7 @@ mod tests {
 
     #[test]
     fn closed_by_its_owner_pulls_fail_at_once() -> Result<()> {
-        let pool = open("cursor-owner", small_config())?;
-        fill(&pool, 20)?;
-        let handle = pool.iterate("SELECT id FROM t".into(), Params::None, 5)?;
-        next(&handle)?;
+        let (pool, handle) = iterating("cursor-owner", small_config(), 20, 5)?;
         handle.close(Some(Error::PoolClosed), Box::new(|_| {}));
         assert_eq!(handle.pull().map_err(|e| e.code()), Err("POOL_CLOSED"));
         assert_eq!(next(&handle).map_err(|e| e.code()).err(), Some("POOL_CLOSED"));
