@@ -98,13 +98,17 @@ mod test {
         })
     }
 
+    fn exec(pool: &Pool, script: &str) -> Result<Output> {
+        wait(|done: Completion| pool.exec(script.into(), done))
+    }
+
     #[test]
     fn a_script_runs_whole_and_counts_its_changes() -> Result<()> {
         let pool = open("script-ok", small_config())?;
         let script = "CREATE TABLE a(x); -- a comment\n;; INSERT INTO a VALUES (1), (2);
             CREATE TRIGGER copy AFTER INSERT ON a BEGIN INSERT INTO t(v) VALUES (new.x); END;
             INSERT INTO a VALUES (3); PRAGMA user_version = 4; SELECT * FROM a; /* done */";
-        let out = wait(|done: Completion| pool.exec(script.into(), done))?;
+        let out = exec(&pool, script)?;
         // 2 + 1 rows into a, and 1 through the trigger.
         assert_eq!(out, Output::Json(serde_json::json!({ "changes": 4 })));
         assert_eq!(tables(&pool)?, vec!["a", "t"]);
@@ -116,7 +120,7 @@ mod test {
     fn a_failing_statement_undoes_the_whole_script() -> Result<()> {
         let pool = open("script-fail", small_config())?;
         let script = "CREATE TABLE a(x); INSERT INTO a VALUES (1); INSERT INTO nowhere VALUES (1); CREATE TABLE b(x)";
-        let err = wait(|done: Completion| pool.exec(script.into(), done)).expect_err("fails");
+        let err = exec(&pool, script).expect_err("fails");
         assert_eq!(err.code(), "SQLITE_ERROR");
         assert!(err.to_string().contains("(statement 2)"), "{err}");
         assert_eq!(tables(&pool)?, vec!["t"]);
@@ -145,7 +149,7 @@ mod test {
             "VACUUM",
         ] {
             let script = format!("INSERT INTO t(v) VALUES ('in'); {tail}; INSERT INTO t(v) VALUES ('after')");
-            let err = wait(|done: Completion| pool.exec(script.clone(), done)).expect_err(tail);
+            let err = exec(&pool, &script).expect_err(tail);
             assert!(
                 ["INVALID_ARGUMENT", "SQLITE_ERROR"].contains(&err.code()),
                 "{tail}: {err}"
@@ -189,7 +193,7 @@ mod test {
             " -- nothing",
             "BEGIN; CREATE TABLE a(x); COMMIT",
         ] {
-            let err = wait(|done: Completion| pool.exec(script.into(), done)).expect_err(script);
+            let err = exec(&pool, script).expect_err(script);
             assert!(matches!(err, Error::InvalidArgument(_)), "{script:?}: {err}");
         }
         assert_eq!(tables(&pool)?, vec!["t"]);
