@@ -8,19 +8,10 @@ use rusqlite::Connection;
 use super::job::{Completion, Output};
 use super::lanes::Lane;
 use super::sql::{wait, Fetch};
-use super::tests::{close, count, open, write};
+use super::tests::{close, count, one_reader, open, write};
 use super::Pool;
-use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::sqlite::{Form, Params, Value};
-
-fn one_reader() -> PoolConfig {
-    PoolConfig {
-        max_readers: 1,
-        max_workers: 1,
-        ..PoolConfig::default()
-    }
-}
 
 /// Occupies the only reader until the returned sender is dropped or sent to.
 fn block_reader(pool: &Pool) -> (crossbeam_channel::Sender<()>, Receiver<Result<Output>>) {

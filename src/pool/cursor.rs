@@ -531,8 +531,7 @@ mod tests {
     use super::*;
     use crate::config::PoolConfig;
     use crate::pool::sql::{wait, Fetch};
-    use crate::pool::tests::{open, small_config, write};
-    use crate::sqlite::Form;
+    use crate::pool::tests::{one_reader, open, read, small_config, write};
 
     fn next(handle: &Handle) -> Result<RowSet> {
         match wait(|done| handle.next(done))? {
@@ -582,16 +581,7 @@ mod tests {
         assert_eq!(ids(&c), vec![9, 10]);
         assert_eq!(d.row_count(), 0, "after the last chunk: no rows");
         assert_eq!(a.columns, vec!["id".to_string(), "v".to_string()]);
-        let all = wait(|done| {
-            pool.query(
-                Lane::Read,
-                "SELECT id, v FROM t ORDER BY id".into(),
-                Params::None,
-                Fetch::All,
-                Form::Objects,
-                done,
-            )
-        })?;
+        let all = read(&pool, "SELECT id, v FROM t ORDER BY id", Fetch::All)?;
         let Output::Rows(all) = all else { unreachable!() };
         let streamed: Vec<Value> = [a, b, c].into_iter().flat_map(|r| r.values).collect();
         assert_eq!(streamed, all.values);
@@ -624,11 +614,7 @@ mod tests {
 
     #[test]
     fn closing_frees_the_reader_for_other_reads() -> Result<()> {
-        let config = PoolConfig {
-            max_readers: 1,
-            ..small_config()
-        };
-        let (pool, handle) = iterating("cursor-close", config, 100, 10)?;
+        let (pool, handle) = iterating("cursor-close", one_reader(), 100, 10)?;
         assert_eq!(pool.stats().read.busy.load(Ordering::Relaxed), 1);
         close(&handle)?;
         assert_eq!(
@@ -636,16 +622,7 @@ mod tests {
             0,
             "free once close resolved"
         );
-        let n = wait(|done| {
-            pool.query(
-                Lane::Read,
-                "SELECT count(*) FROM t".into(),
-                Params::None,
-                Fetch::First,
-                Form::Objects,
-                done,
-            )
-        })?;
+        let n = read(&pool, "SELECT count(*) FROM t", Fetch::First)?;
         assert!(matches!(n, Output::Row(Some(_))));
         assert_eq!(next(&handle)?.row_count(), 0, "a closed iteration has no more rows");
         Ok(())
@@ -761,11 +738,7 @@ mod tests {
 
     #[test]
     fn an_iteration_closed_while_queued_never_takes_a_reader() -> Result<()> {
-        let config = PoolConfig {
-            max_readers: 1,
-            ..small_config()
-        };
-        let (pool, first) = iterating("cursor-queued", config, 20, 5)?;
+        let (pool, first) = iterating("cursor-queued", one_reader(), 20, 5)?;
         let queued = pool.iterate("SELECT id FROM t".into(), Params::None, 5)?;
         let started = Instant::now();
         close(&queued)?;
@@ -775,16 +748,7 @@ mod tests {
         );
         assert_eq!(next(&queued)?.row_count(), 0);
         close(&first)?;
-        let n = wait(|done| {
-            pool.query(
-                Lane::Read,
-                "SELECT 1".into(),
-                Params::None,
-                Fetch::First,
-                Form::Objects,
-                done,
-            )
-        })?;
+        let n = read(&pool, "SELECT 1", Fetch::First)?;
         assert!(matches!(n, Output::Row(Some(_))));
         assert_eq!(pool.stats().read.busy.load(Ordering::Relaxed), 0);
         Ok(())
@@ -806,11 +770,7 @@ mod tests {
 
     #[test]
     fn a_reader_serving_an_iteration_answers_health_checks() -> Result<()> {
-        let config = PoolConfig {
-            max_readers: 1,
-            ..small_config()
-        };
-        let pool = open("cursor-health", config)?;
+        let pool = open("cursor-health", one_reader())?;
         fill(&pool, 20)?;
         let handle = pool.iterate("SELECT id FROM t ORDER BY id".into(), Params::None, 5)?;
         next(&handle)?;

@@ -71,20 +71,15 @@ mod test {
     use crate::error::Error;
     use crate::pool::job::Completion;
     use crate::pool::sql::{wait, Fetch};
-    use crate::pool::tests::{count, open, small_config, write};
+    use crate::pool::tests::{count, open, read, small_config, write};
     use crate::sqlite::{Params, Value};
 
     fn tables(pool: &Pool) -> Result<Vec<String>> {
-        let out = wait(|done: Completion| {
-            pool.query(
-                Lane::Read,
-                "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name".into(),
-                Params::None,
-                Fetch::All,
-                crate::sqlite::Form::Objects,
-                done,
-            )
-        })?;
+        let out = read(
+            pool,
+            "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+            Fetch::All,
+        )?;
         Ok(match out {
             Output::Rows(rows) => rows
                 .values

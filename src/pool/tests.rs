@@ -32,6 +32,14 @@ pub(super) fn small_config() -> PoolConfig {
     }
 }
 
+/// One reader (and the one worker of `small_config`).
+pub(super) fn one_reader() -> PoolConfig {
+    PoolConfig {
+        max_readers: 1,
+        ..small_config()
+    }
+}
+
 pub(super) fn open(name: &str, config: PoolConfig) -> Result<Arc<Pool>> {
     let pool = Pool::open(&temp_path(name), config)?;
     write(
@@ -46,17 +54,13 @@ pub(super) fn write(pool: &Pool, sql: &str, params: Params) -> Result<Output> {
     wait(|done| pool.execute(sql.into(), params, Form::Objects, done))
 }
 
+/// A query on the readers, once it is answered.
+pub(super) fn read(pool: &Pool, sql: &str, fetch: Fetch) -> Result<Output> {
+    wait(|done| pool.query(Lane::Read, sql.into(), Params::None, fetch, Form::Objects, done))
+}
+
 pub(super) fn count(pool: &Pool) -> Result<i64> {
-    match wait(|done| {
-        pool.query(
-            Lane::Read,
-            "SELECT count(*) AS n FROM t".into(),
-            Params::None,
-            Fetch::First,
-            Form::Objects,
-            done,
-        )
-    })? {
+    match read(pool, "SELECT count(*) AS n FROM t", Fetch::First)? {
         Output::Row(Some(rows)) => match rows.values[0] {
             Value::Integer(n) => Ok(n),
             ref other => panic!("unexpected {other:?}"),
