@@ -74,6 +74,13 @@ impl Shared {
         })
     }
 
+    /// A connection opened: the outage, if any, is over.
+    pub fn recovered(&self) {
+        if let Ok(mut o) = self.outage.lock() {
+            o.take();
+        }
+    }
+
     pub fn note_outage(&self, err: &Error) {
         if let Ok(mut o) = self.outage.lock() {
             *o = Some(format!("{}: {err}", err.code()));
@@ -95,11 +102,6 @@ impl Shared {
     }
 
     pub fn settle_write(&self, job: PgJob, result: Result<Output>) {
-        if result.is_ok() {
-            if let Ok(mut o) = self.outage.lock() {
-                o.take();
-            }
-        }
         self.count(&self.stats.write, &job, &result);
         (job.done)(result)
     }

@@ -46,6 +46,7 @@ fn read(shared: &Shared, link: &mut Option<Link>, role: &str, job: &mut PgJob) -
             Ok(l) => {
                 *link = Some(l);
                 shared.readers_up.fetch_add(1, Relaxed);
+                shared.recovered();
             }
             Err(e) => {
                 shared.stats.failed_connections.fetch_add(1, Relaxed);

@@ -80,6 +80,7 @@ fn connected<'l>(shared: &Shared, link: &'l mut Option<Link>) -> Result<&'l Link
             Ok(l) => {
                 *link = Some(l);
                 shared.writer_up.store(true, Relaxed);
+                shared.recovered();
             }
             Err(e) => {
                 shared.stats.failed_connections.fetch_add(1, Relaxed);
