@@ -838,3 +838,4 @@ module.exports = nativeBinding
 module.exports.SQLiteConnectionPool = nativeBinding.SQLiteConnectionPool
 module.exports.SqliteConnectionPool = nativeBinding.SqliteConnectionPool
 module.exports.SwarmPersistencePooled = nativeBinding.SwarmPersistencePooled
+module.exports.copyToPostgres = nativeBinding.copyToPostgres

@@ -10,6 +10,7 @@ const { LoopMonitor, Latencies } = require('./measure')
 
 const HELP = `usage: swarm-persistence [run] [--db PATH] [--agents N] [--duration S] [--concurrency N] [--json]
        swarm-persistence mcp --db PATH
+       swarm-persistence migrate --from PATH --to postgres://… [--merge] [--json]
 
 commands:
   run (default)     the main job: a mixed swarm workload, then a summary of what the pool did
@@ -19,6 +20,7 @@ commands:
     --concurrency N   operations in flight (default 64)
     --json            print the summary as one JSON document on stdout
   mcp               an MCP server on stdio over the database at --db PATH
+  migrate           copy a SQLite database into PostgreSQL and verify it (migrate --help)
 
 Pool settings come from POOL_* environment variables. Exit codes: 0 ok, 1 runtime failure,
 2 bad arguments or configuration.`

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // swarm-persistence [run] …   the main job (see --help)
 // swarm-persistence mcp …     an MCP stdio server over a database
+// swarm-persistence migrate … copies a SQLite database into PostgreSQL
 'use strict'
 
 // Errors that mean "fix the command line or the POOL_* settings" exit 2; anything else exits 1.
@@ -10,6 +11,7 @@ const isUsageError = (err) => USAGE_CODES.has(err.code) || String(err.code).star
 async function cli(argv) {
   const [command, ...rest] = argv
   if (command === 'mcp') return require('../mcp/server').serve(rest)
+  if (command === 'migrate') return require('./migrate').migrate(rest)
   const { main } = require('./main-job')
   return main(command === 'run' ? rest : argv)
 }

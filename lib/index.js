@@ -217,4 +217,8 @@ Object.defineProperty(native.SwarmPersistencePooled.prototype, 'pool', {
   },
 })
 
-module.exports = { SQLiteConnectionPool, SwarmPersistencePooled: native.SwarmPersistencePooled }
+module.exports = {
+  SQLiteConnectionPool,
+  SwarmPersistencePooled: native.SwarmPersistencePooled,
+  copyToPostgres: native.copyToPostgres,
+}

@@ -5,5 +5,5 @@ import { createRequire } from 'node:module'
 
 const entry = createRequire(import.meta.url)('./index.js')
 
-export const { SQLiteConnectionPool, SwarmPersistencePooled } = entry
+export const { SQLiteConnectionPool, SwarmPersistencePooled, copyToPostgres } = entry
 export default entry

@@ -4,6 +4,7 @@
 pub mod abort;
 pub mod call_options;
 pub mod convert;
+pub mod copy;
 pub mod events;
 pub mod inputs;
 pub mod iteration;

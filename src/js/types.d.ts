@@ -120,6 +120,27 @@ export interface PoolStats {
 
 /** What `backup()` made: the copy passed `PRAGMA integrity_check` before it took its name. */
 export interface BackupResult { path: string; pages: number; bytes: number; durationMs: number; startedAt: string; integrity: 'ok' }
+/** Options of `copyToPostgres` (`swarm-persistence migrate`). */
+export interface CopyOptions {
+  /** Add the rows the target lacks and keep the target's version of rows that differ. */
+  merge?: boolean
+  /** Rows per INSERT (default 500). */
+  batchSize?: number
+  /** Progress lines on stderr. */
+  progress?: boolean
+}
+export interface CopyTableReport {
+  table: string
+  sourceRows: number
+  copied: number
+  alreadyThere: number
+  conflicts: number
+  targetRows: number
+  sourceChecksum: string
+  targetChecksum: string
+}
+/** A copy that resolves is verified: row counts and checksums match (merge: every source row is there). */
+export interface CopyReport { from: string; to: string; merged: boolean; verified: true; tables: CopyTableReport[] }
 export interface BackupStats { scheduled: boolean; completed: number; failed: number; last: BackupResult | null; last_error: string | null }
 
 export interface WalStatus {

@@ -3,6 +3,7 @@
 //! (writer.rs), a reader lane of connections (readers.rs) — behind the same storage seam, so the
 //! domain, payloads and binding are the SQLite backend's.
 
+pub mod copy;
 pub mod dialect;
 pub mod errors;
 pub mod link;

@@ -197,13 +197,15 @@ fn check<'l>(shared: &Shared, link: &'l Link, pending: &mut Vec<(Option<usize>, 
         match (link.answer(answer), &verdict) {
             (Ok(()), _) | (Err(_), Checked::Lost | Checked::Broken { .. }) => {}
             (Err(e), Checked::Fine) if is_connection_loss(&e) => verdict = Checked::Lost,
-            (Err(e), Checked::Fine) => verdict = Checked::Broken {
-                owner,
-                why: format!(
+            (Err(e), Checked::Fine) => {
+                verdict = Checked::Broken {
+                    owner,
+                    why: format!(
                     "the job went on after a failed statement, which aborted its transaction; it was rolled back ({})",
                     convert(e, shared.settings.query_timeout)
                 ),
-            },
+                }
+            }
         }
     }
     verdict

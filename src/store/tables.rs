@@ -91,6 +91,16 @@ pub const EVENTS: JsonColumns = &[
     plain("timestamp"),
 ];
 
+/// Written by ruv-swarm's task code; this library only creates it (and copies it).
+pub const TASK_RESULTS: JsonColumns = &[
+    plain("id"),
+    plain("task_id"),
+    plain("agent_id"),
+    json("output", Missing::Null),
+    json("metrics", Missing::Object),
+    plain("created_at"),
+];
+
 /// Every table the domain reads, with the name of its TypeScript row type.
 pub const ALL: &[(&str, &str, JsonColumns)] = &[
     ("swarms", "SwarmRow", SWARMS),
@@ -120,6 +130,9 @@ mod test {
             let actual: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
             assert_eq!(actual, names(columns), "table {table}");
         }
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('task_results') ORDER BY cid")?;
+        let actual: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        assert_eq!(actual, names(super::TASK_RESULTS), "table task_results");
         Ok(())
     }
 
