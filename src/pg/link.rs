@@ -83,6 +83,10 @@ pub struct Link {
     max_lifetime: Duration,
 }
 
+/// A statement already on the wire whose rows and count of changed rows are read later.
+pub type PendingRows<'a> =
+    Pin<Box<dyn Future<Output = std::result::Result<(Vec<Row>, u64), tokio_postgres::Error>> + 'a>>;
+
 /// A request already on the wire whose answer is read later.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + 'a>>;
 
@@ -161,6 +165,15 @@ impl Link {
         pending
     }
 
+    /// `send` for text made on the spot.
+    pub fn send_owned(&self, sql: String) -> Pending<'_> {
+        let mut pending: Pending<'_> = Box::pin(async move { self.client.batch_execute(&sql).await });
+        if let Poll::Ready(done) = pending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            return Box::pin(std::future::ready(done));
+        }
+        pending
+    }
+
     /// The answer of a request sent earlier.
     pub fn answer(&self, pending: Pending<'_>) -> std::result::Result<(), tokio_postgres::Error> {
         self.runtime.block_on(pending)
@@ -175,28 +188,80 @@ impl Link {
         Ok(prepared)
     }
 
-    /// Runs one statement: its rows and how many rows it changed.
-    fn run(&self, sql: &str, params: &[Value]) -> Result<(Vec<Row>, u64)> {
-        let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let stream = if self.prepared {
-            let stmt = self.statement(sql)?;
-            self.wait(
-                self.client
-                    .query_raw(&stmt, bound.iter().map(|p| p as &(dyn ToSql + Sync))),
-            )?
+    /// Puts one statement on the wire (preparing it first, once, unless statements are not
+    /// prepared) and returns its answer to read later with `finish`: its rows and how many rows
+    /// it changed.
+    pub fn start<'a>(&'a self, sql: &str, params: &'a [Value]) -> Result<PendingRows<'a>> {
+        let stmt = if self.prepared {
+            Some(self.statement(sql)?)
         } else {
-            let typed = bound.iter().map(|p| (p as &(dyn ToSql + Sync), declared_type(p.0)));
-            self.wait(self.client.query_typed_raw(&numbered(sql), typed))?
+            None
         };
-        let collect = async move {
+        let text = numbered(sql);
+        let client = &self.client;
+        let mut pending: PendingRows<'a> = Box::pin(async move {
+            let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
+            let stream = match &stmt {
+                Some(stmt) => {
+                    client
+                        .query_raw(stmt, bound.iter().map(|p| p as &(dyn ToSql + Sync)))
+                        .await?
+                }
+                None => {
+                    let typed = bound.iter().map(|p| (p as &(dyn ToSql + Sync), declared_type(p.0)));
+                    client.query_typed_raw(&text, typed).await?
+                }
+            };
             let mut stream = std::pin::pin!(stream);
             let mut rows = Vec::new();
             while let Some(row) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
                 rows.push(row?);
             }
             Ok((rows, stream.rows_affected().unwrap_or(0)))
-        };
-        self.wait(collect)
+        });
+        // Polled once, the statement is encoded and queued to the connection task.
+        if let Poll::Ready(done) = pending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            return Ok(Box::pin(std::future::ready(done)));
+        }
+        Ok(pending)
+    }
+
+    /// The answer of a statement started earlier.
+    pub fn finish(&self, pending: PendingRows<'_>) -> std::result::Result<(Vec<Row>, u64), tokio_postgres::Error> {
+        self.runtime.block_on(pending)
+    }
+
+    /// Runs one statement: its rows and how many rows it changed.
+    fn run(&self, sql: &str, params: &[Value]) -> Result<(Vec<Row>, u64)> {
+        let pending = self.start(sql, params)?;
+        self.finish(pending).map_err(|e| convert(e, self.query_timeout))
+    }
+
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+}
+
+/// The statement a write sends: an INSERT also returns the new row's `rowid`, which it reports
+/// as SQLite reports last_insert_rowid.
+pub fn as_sent(sql: &str) -> std::borrow::Cow<'_, str> {
+    let insert = sql
+        .trim_start()
+        .get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("INSERT"));
+    if insert {
+        format!("{sql} RETURNING rowid").into()
+    } else {
+        sql.into()
+    }
+}
+
+/// What a write sent `as_sent` did.
+pub fn written(rows: &[Row], changes: u64) -> WriteResult {
+    WriteResult {
+        changes,
+        last_insert_rowid: rows.last().and_then(|r| r.try_get::<_, i64>(0).ok()).unwrap_or(0),
+        rows: None,
     }
 }
 
@@ -233,25 +298,8 @@ fn row_set(rows: &[Row]) -> Result<RowSet> {
 impl Session for Link {
     /// An INSERT reports the new row's `rowid` as SQLite's last_insert_rowid does.
     fn execute(&self, sql: &str, params: &[Value]) -> Result<WriteResult> {
-        let insert = sql
-            .trim_start()
-            .get(..6)
-            .is_some_and(|w| w.eq_ignore_ascii_case("INSERT"));
-        if insert {
-            let (rows, changes) = self.run(&format!("{sql} RETURNING rowid"), params)?;
-            let rowid = rows.last().and_then(|r| r.try_get::<_, i64>(0).ok());
-            return Ok(WriteResult {
-                changes,
-                last_insert_rowid: rowid.unwrap_or(0),
-                rows: None,
-            });
-        }
-        let (_, changes) = self.run(sql, params)?;
-        Ok(WriteResult {
-            changes,
-            last_insert_rowid: 0,
-            rows: None,
-        })
+        let (rows, changes) = self.run(&as_sent(sql), params)?;
+        Ok(written(&rows, changes))
     }
 
     fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {

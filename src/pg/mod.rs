@@ -26,12 +26,14 @@ use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Output};
 use crate::pool::snapshot::{BackupSnapshot, LaneSnapshot, PoolSnapshot, WalSnapshot, WriteHealth};
 use crate::pool::stats::Stats;
-use crate::store::seam::{Storage, Work};
+use crate::store::seam::{Dialect, Statement, Storage, Work};
 use link::Settings;
 
 pub enum Kind {
     /// Domain work, in the writer's group transaction or on a reader.
     Batched(Work),
+    /// One statement known in advance: pipelined with the others of its group.
+    Statement(Statement),
     /// Work outside any transaction.
     Alone(Work),
     /// Creates or migrates the schema.
@@ -280,6 +282,14 @@ impl PgPool {
 impl Storage for PgPool {
     fn write(&self, work: Work, done: Completion) {
         self.submit(false, Kind::Batched(work), done);
+    }
+
+    fn write_statement(&self, statement: Statement, done: Completion) {
+        self.submit(false, Kind::Statement(statement), done);
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        &dialect::POSTGRES
     }
 
     fn write_alone(&self, work: Work, done: Completion) {

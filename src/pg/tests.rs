@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::pool::job::Output;
 use crate::pool::sql::wait;
 use crate::sqlite::Value;
-use crate::store::seam::{Session, Storage};
+use crate::store::seam::{Session, Statement, Storage};
 
 fn server() -> Option<String> {
     match std::env::var("POOL_TEST_PG_URL") {
@@ -95,6 +95,24 @@ fn insert(id: i64) -> crate::store::seam::Work {
     })
 }
 
+/// The same insert as a statement known in advance, which the writer pipelines.
+fn insert_statement(id: i64) -> Statement {
+    Statement {
+        sql: "INSERT INTO t (id) VALUES (?)".into(),
+        params: vec![Value::Integer(id)],
+        finish: Box::new(|w| w.map(Output::Write)),
+    }
+}
+
+/// Queues the insert of `id` as work or as a statement.
+fn queue_insert(pool: &PgPool, pipelined: bool, id: i64, done: crate::pool::job::Completion) {
+    if pipelined {
+        pool.write_statement(insert_statement(id), done);
+    } else {
+        pool.write(insert(id), done);
+    }
+}
+
 /// A write that holds the writer for a moment, so what is queued behind it forms one group.
 fn pause(pool: &PgPool) {
     pool.write(
@@ -105,27 +123,46 @@ fn pause(pool: &PgPool) {
 
 #[test]
 fn a_failing_job_in_a_group_fails_alone_and_the_others_commit() -> Result<()> {
-    let Some(url) = fresh("group") else { return Ok(()) };
-    let pool = open(&url, config())?;
-    wait(|d| pool.write(Box::new(|s| s.execute(TABLE, &[]).map(Output::Write)), d))?;
-    pause(&pool);
-    let (tx, rx) = unbounded();
-    for id in (0..50).chain([7]).chain(50..60) {
-        let tx = tx.clone();
-        pool.write(insert(id), Box::new(move |r| tx.send((id, r)).expect("send")));
-    }
-    let mut failed = Vec::new();
-    for _ in 0..61 {
-        let (id, r) = rx.recv_timeout(Duration::from_secs(30)).expect("every write settles");
-        if let Err(e) = r {
-            failed.push((id, e.code()));
+    for pipelined in [false, true] {
+        let Some(url) = fresh(if pipelined { "group_piped" } else { "group" }) else {
+            return Ok(());
+        };
+        let pool = open(&url, config())?;
+        wait(|d| pool.write(Box::new(|s| s.execute(TABLE, &[]).map(Output::Write)), d))?;
+        pause(&pool);
+        let (tx, rx) = unbounded();
+        // Two duplicates: one mid-group, one last; and a mix of work and statements.
+        let ids: Vec<i64> = (0..50).chain([7]).chain(50..60).chain([59]).collect();
+        for (n, &id) in ids.iter().enumerate() {
+            let tx = tx.clone();
+            queue_insert(
+                &pool,
+                pipelined && n % 7 != 3,
+                id,
+                Box::new(move |r| tx.send((n, r)).expect("send")),
+            );
         }
+        let mut failed = Vec::new();
+        for _ in 0..ids.len() {
+            let (n, r) = rx.recv_timeout(Duration::from_secs(30)).expect("every write settles");
+            if let Err(e) = r {
+                failed.push((n, e.code()));
+            }
+        }
+        failed.sort();
+        assert_eq!(
+            failed,
+            [
+                (50, "SQLITE_CONSTRAINT_PRIMARYKEY"),
+                (61, "SQLITE_CONSTRAINT_PRIMARYKEY")
+            ],
+            "pipelined: {pipelined}"
+        );
+        assert_eq!(count(&pool, "SELECT count(*) FROM t")?, 60);
+        let snapshot = pool.snapshot();
+        assert!(snapshot.largest_batch >= 60, "one group: {}", snapshot.largest_batch);
+        wait(|d| pool.close(d))?;
     }
-    assert_eq!(failed, [(7, "SQLITE_CONSTRAINT_PRIMARYKEY")]);
-    assert_eq!(count(&pool, "SELECT count(*) FROM t")?, 60);
-    let snapshot = pool.snapshot();
-    assert!(snapshot.largest_batch >= 61, "one group: {}", snapshot.largest_batch);
-    wait(|d| pool.close(d))?;
     Ok(())
 }
 
@@ -181,7 +218,12 @@ fn a_connection_killed_mid_group_loses_no_acknowledged_write() -> Result<()> {
     let n = 3000;
     for id in 0..n {
         let tx = tx.clone();
-        pool.write(insert(id), Box::new(move |r| tx.send((id, r)).expect("send")));
+        queue_insert(
+            &pool,
+            id % 2 == 0,
+            id,
+            Box::new(move |r| tx.send((id, r)).expect("send")),
+        );
         if id % 600 == 300 {
             admin.batch(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity

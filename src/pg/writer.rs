@@ -15,14 +15,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use std::collections::VecDeque;
+
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
 use crate::pg::errors::{convert, is_connection_loss};
-use crate::pg::link::{Link, Pending};
+use crate::pg::link::{as_sent, written, Link, Pending, PendingRows};
 use crate::pg::schema;
 use crate::pg::{Kind, PgJob, Shared};
-use crate::pool::job::Output;
+use crate::pool::job::{Output, WriteResult};
+use crate::sqlite::Value;
+use crate::store::seam::Session;
 
 /// Groups replayed at most this many times before their jobs reject.
 const MAX_ATTEMPTS: usize = 4;
@@ -56,7 +60,7 @@ pub fn run(shared: &Shared, queue: Receiver<PgJob>) {
         for job in group {
             if let Some(late) = shared.too_late(&job) {
                 shared.settle_write(job, Err(late));
-            } else if matches!(job.kind, Kind::Batched(_)) {
+            } else if matches!(job.kind, Kind::Batched(_) | Kind::Statement(_)) {
                 batched.push(job);
             } else {
                 // Jobs that run alone keep their place: what was queued before them commits first.
@@ -99,6 +103,7 @@ fn alone(shared: &Shared, link: &mut Option<Link>, mut job: PgJob) {
     let result = connected(shared, link).and_then(|l| match &mut job.kind {
         Kind::Migrate => schema::migrate(l).map(|v| Output::Json(v.into())),
         Kind::Alone(work) | Kind::Batched(work) => guarded(|| work(l)),
+        Kind::Statement(st) => (st.finish)(Session::execute(l, &st.sql, &st.params)),
     });
     if matches!(result, Err(Error::ConnectionLost(_))) {
         *link = None;
@@ -239,10 +244,34 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
     // Each request on the wire, with the job it was sent for (BEGIN has none).
     let mut pending = vec![(None, link.send("BEGIN"))];
     let mut done: Vec<(PgJob, Output)> = Vec::with_capacity(jobs.len());
-    let mut rest = jobs.into_iter();
-    while let Some(mut job) = rest.next() {
+    let mut rest: VecDeque<PgJob> = jobs.into();
+    while let Some(mut job) = rest.pop_front() {
+        if matches!(job.kind, Kind::Statement(_)) {
+            // This statement and the ones right after it go out together.
+            let mut run = vec![job];
+            while rest.front().is_some_and(|j| matches!(j.kind, Kind::Statement(_))) {
+                run.extend(rest.pop_front());
+            }
+            match check(shared, link, &mut pending) {
+                Checked::Fine => {}
+                Checked::Lost => return lost(done, run.into_iter().chain(rest), false),
+                Checked::Broken { owner, why } => {
+                    return broken(shared, link, owner, why, done, run.into_iter().chain(rest))
+                }
+            }
+            match pipeline(shared, link, run) {
+                Piped::Done(outputs) => done.extend(outputs),
+                Piped::Lost(unanswered) => {
+                    let unfinished: Vec<PgJob> = unanswered.into_iter().chain(rest).collect();
+                    return lost(done, unfinished.into_iter(), false);
+                }
+                Piped::Broken(unanswered) => return replay(link, done, unanswered.into_iter().chain(rest)),
+            }
+            continue;
+        }
         let Kind::Batched(work) = &mut job.kind else {
-            // Only batched jobs reach here; anything else fails rather than run in a transaction.
+            // Only batched jobs and statements reach here; anything else fails rather than run
+            // in a transaction.
             let e = Error::Internal("a job that runs alone reached a group".into());
             shared.settle_write(job, Err(e));
             continue;
@@ -253,19 +282,19 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
                 pending.push((Some(done.len()), link.send("RELEASE SAVEPOINT job")));
                 done.push((job, output));
             }
-            Err(Error::ConnectionLost(_)) => return lost(done, job, rest, false),
+            Err(Error::ConnectionLost(_)) => return lost(done, std::iter::once(job).chain(rest), false),
             // Whether the failure is the job's own depends on the answers before it: after an
             // earlier job broke the transaction, every statement fails (SQLSTATE 25P02).
             Err(e) => match check(shared, link, &mut pending) {
-                Checked::Lost => return lost(done, job, rest, false),
+                Checked::Lost => return lost(done, std::iter::once(job).chain(rest), false),
                 Checked::Broken { owner, why } => {
                     return broken(shared, link, owner, why, done, std::iter::once(job).chain(rest))
                 }
                 Checked::Fine => match link.answer(link.send("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")) {
                     // Undone alone: its failure is its own, whatever happens to the group.
                     Ok(()) => shared.settle_write(job, Err(e)),
-                    Err(rb) if is_connection_loss(&rb) => return lost(done, job, rest, false),
-                    Err(_) => return replay(link, done, job, rest),
+                    Err(rb) if is_connection_loss(&rb) => return lost(done, std::iter::once(job).chain(rest), false),
+                    Err(_) => return replay(link, done, std::iter::once(job).chain(rest)),
                 },
             },
         }
@@ -273,12 +302,12 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
     // Every answer is read before the COMMIT, which would roll a failed transaction back quietly.
     match check(shared, link, &mut pending) {
         Checked::Fine => {}
-        Checked::Lost => return lost_all(done, false),
+        Checked::Lost => return lost(done, std::iter::empty(), false),
         Checked::Broken { owner, why } => return broken(shared, link, owner, why, done, std::iter::empty()),
     }
     match link.answer(link.send("COMMIT")) {
         Ok(()) => Attempt::Committed(done),
-        Err(e) if is_connection_loss(&e) => lost_all(done, true),
+        Err(e) if is_connection_loss(&e) => lost(done, std::iter::empty(), true),
         Err(_) => {
             let _ = link.batch("ROLLBACK");
             Attempt::Replay(done.into_iter().map(|(j, _)| j).collect())
@@ -286,24 +315,159 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
     }
 }
 
-fn lost(done: Vec<(PgJob, Output)>, job: PgJob, rest: impl Iterator<Item = PgJob>, committing: bool) -> Attempt {
-    let mut jobs: Vec<PgJob> = done.into_iter().map(|(j, _)| j).collect();
-    jobs.push(job);
-    jobs.extend(rest);
-    Attempt::Lost { jobs, committing }
+enum Piped {
+    /// Every statement answered; the ones that failed were rolled back alone and settled.
+    Done(Vec<(PgJob, Output)>),
+    /// The connection broke: these were not committed.
+    Lost(Vec<PgJob>),
+    /// A savepoint could not be rolled back to: the transaction runs again.
+    Broken(Vec<PgJob>),
 }
 
-fn lost_all(done: Vec<(PgJob, Output)>, committing: bool) -> Attempt {
-    Attempt::Lost {
-        jobs: done.into_iter().map(|(j, _)| j).collect(),
-        committing,
+/// Sends every statement of `run`, each between its own SAVEPOINT and RELEASE, without waiting,
+/// then reads the answers in order. When statement `i` fails, PostgreSQL refuses everything
+/// after it (25P02): the transaction is rolled back to `i`'s savepoint, `i` fails alone, and the
+/// statements after it, which were not acknowledged, are sent again.
+fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
+    let mut outputs: Vec<(PgJob, Output)> = Vec::with_capacity(run.len());
+    let mut left: VecDeque<PgJob> = run.into();
+    while !left.is_empty() {
+        let read = {
+            let sent: Vec<(String, &[Value])> = left
+                .iter()
+                .map(|j| match &j.kind {
+                    Kind::Statement(st) => (as_sent(&st.sql).into_owned(), st.params.as_slice()),
+                    _ => (String::new(), &[][..]),
+                })
+                .collect();
+            let mut wire = Vec::with_capacity(sent.len());
+            for (i, (sql, params)) in sent.iter().enumerate() {
+                let savepoint = link.send_owned(format!("SAVEPOINT s{i}"));
+                let statement = link.start(sql, params);
+                let release = link.send_owned(format!("RELEASE SAVEPOINT s{i}"));
+                wire.push((savepoint, statement, release));
+            }
+            read_all(link, wire)
+        };
+        let failed_at = match read.failure {
+            Failure::Lost => None,
+            Failure::None => None,
+            Failure::At(i, _) => Some(i),
+        };
+        for result in read.results {
+            if let Some(job) = left.pop_front() {
+                acknowledge(shared, job, result, &mut outputs);
+            }
+        }
+        match read.failure {
+            Failure::None => {}
+            Failure::Lost => return Piped::Lost(unanswered(outputs, left)),
+            Failure::At(index, error) => {
+                debug_assert_eq!(failed_at, Some(index));
+                let undo = format!("ROLLBACK TO SAVEPOINT s{index}; RELEASE SAVEPOINT s{index}");
+                match link.answer(link.send_owned(undo)) {
+                    // Undone alone: its failure is its own; the ones after it go out again.
+                    Ok(()) => {
+                        if let Some(job) = left.pop_front() {
+                            fail(shared, job, error);
+                        }
+                    }
+                    Err(e) if is_connection_loss(&e) => return Piped::Lost(unanswered(outputs, left)),
+                    Err(_) => return Piped::Broken(unanswered(outputs, left)),
+                }
+            }
+        }
+    }
+    Piped::Done(outputs)
+}
+
+fn unanswered(outputs: Vec<(PgJob, Output)>, left: VecDeque<PgJob>) -> Vec<PgJob> {
+    outputs.into_iter().map(|(j, _)| j).chain(left).collect()
+}
+
+/// A statement that succeeded: its output waits for the COMMIT.
+fn acknowledge(shared: &Shared, mut job: PgJob, result: WriteResult, outputs: &mut Vec<(PgJob, Output)>) {
+    let output = match &mut job.kind {
+        Kind::Statement(st) => (st.finish)(Ok(result)),
+        _ => Ok(Output::Write(result)),
+    };
+    match output {
+        Ok(output) => outputs.push((job, output)),
+        Err(e) => shared.settle_write(job, Err(e)),
     }
 }
 
-fn replay(link: &Link, done: Vec<(PgJob, Output)>, job: PgJob, rest: impl Iterator<Item = PgJob>) -> Attempt {
+/// A statement that failed on its own, rolled back to its savepoint: it settles now.
+fn fail(shared: &Shared, mut job: PgJob, error: Error) {
+    let result = match &mut job.kind {
+        Kind::Statement(st) => (st.finish)(Err(error)),
+        _ => Err(error),
+    };
+    shared.settle_write(job, result);
+}
+
+enum Failure {
+    None,
+    Lost,
+    /// Statement `i` (or its savepoint) failed with this error; nothing after it ran.
+    At(usize, Error),
+}
+
+struct Read {
+    /// The results of the statements before the failure (all of them without one).
+    results: Vec<WriteResult>,
+    failure: Failure,
+}
+
+/// A request of a pipeline as sent: its answer to read, or why it could not be sent.
+type Sent<'l, T> = std::result::Result<T, Error>;
+
+/// The crate's error for an answer, `None` when the connection was lost.
+fn refused(e: tokio_postgres::Error, timeout: std::time::Duration) -> Option<Error> {
+    (!is_connection_loss(&e)).then(|| convert(e, timeout))
+}
+
+/// Reads every answer of a pipeline, in order.
+fn read_all(link: &Link, wire: Vec<(Pending<'_>, Sent<'_, PendingRows<'_>>, Pending<'_>)>) -> Read {
+    let timeout = link.query_timeout();
+    let mut read = Read {
+        results: Vec::with_capacity(wire.len()),
+        failure: Failure::None,
+    };
+    for (i, (savepoint, statement, release)) in wire.into_iter().enumerate() {
+        let savepoint = link.answer(savepoint).map_err(|e| refused(e, timeout));
+        let statement = statement
+            .map_err(|e| match e {
+                Error::ConnectionLost(_) => None,
+                other => Some(other),
+            })
+            .and_then(|pending| link.finish(pending).map_err(|e| refused(e, timeout)));
+        let release = link.answer(release).map_err(|e| refused(e, timeout));
+        if !matches!(read.failure, Failure::None) {
+            // What follows a failure only fails (25P02); its answers are read and dropped.
+            continue;
+        }
+        let first_error = match (savepoint, statement, release) {
+            (Ok(()), Ok((rows, changes)), Ok(())) => {
+                read.results.push(written(&rows, changes));
+                continue;
+            }
+            (Err(e), _, _) | (Ok(()), Err(e), _) | (Ok(()), Ok(_), Err(e)) => e,
+        };
+        read.failure = match first_error {
+            None => Failure::Lost,
+            Some(e) => Failure::At(i, e),
+        };
+    }
+    read
+}
+
+fn lost(done: Vec<(PgJob, Output)>, unfinished: impl Iterator<Item = PgJob>, committing: bool) -> Attempt {
+    let jobs = done.into_iter().map(|(j, _)| j).chain(unfinished).collect();
+    Attempt::Lost { jobs, committing }
+}
+
+fn replay(link: &Link, done: Vec<(PgJob, Output)>, unfinished: impl Iterator<Item = PgJob>) -> Attempt {
     let _ = link.batch("ROLLBACK");
-    let mut jobs: Vec<PgJob> = done.into_iter().map(|(j, _)| j).collect();
-    jobs.push(job);
-    jobs.extend(rest);
-    Attempt::Replay(jobs)
+    Attempt::Replay(done.into_iter().map(|(j, _)| j).chain(unfinished).collect())
 }

@@ -3,7 +3,7 @@
 
 use crate::clock::{iso8601, unix_ms};
 use crate::pool::job::Completion;
-use crate::store::rows::{execute, first, missing_parent, query, write_json};
+use crate::store::rows::{first, missing_parent, query, write_json};
 use crate::store::tables::MEMORY;
 use crate::store::{unique_id, Store};
 
@@ -26,20 +26,18 @@ impl Store {
         let expires_at = ttl.map(|t| iso8601(unix_ms() + (t * 1000.0) as u64));
         let ttl_stored = ttl.map(|t| t.round() as i64);
         let id = unique_id("mem");
-        self.write(
-            Box::new(move |conn| {
-                // Millisecond timestamps, so `updated_at` advances between two writes in a second.
-                let now = conn.dialect().now_ms();
-                let sql = format!(
-                    "INSERT INTO agent_memory (id, agent_id, key, value, ttl_secs, expires_at, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, {now}, {now})
-                     ON CONFLICT(agent_id, key) DO UPDATE SET value = excluded.value, ttl_secs = excluded.ttl_secs,
-                       expires_at = excluded.expires_at, updated_at = excluded.updated_at"
-                );
-                execute(conn, &sql, &[&id, &agent_id, &key, &value, &ttl_stored, &expires_at])
-                    .map(write_json)
-                    .map_err(|e| missing_parent(e, format!("storeMemory: agent \"{agent_id}\" does not exist")))
-            }),
+        let now = self.storage.dialect().now_ms();
+        let sql = format!(
+            "INSERT INTO agent_memory (id, agent_id, key, value, ttl_secs, expires_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, {now}, {now})
+             ON CONFLICT(agent_id, key) DO UPDATE SET value = excluded.value, ttl_secs = excluded.ttl_secs,
+               expires_at = excluded.expires_at, updated_at = excluded.updated_at"
+        );
+        let what = format!("storeMemory: agent \"{agent_id}\" does not exist");
+        self.write_one(
+            sql,
+            &[&id, &agent_id, &key, &value, &ttl_stored, &expires_at],
+            move |w| w.map(write_json).map_err(|e| missing_parent(e, what.clone())),
             done,
         );
     }
@@ -71,26 +69,19 @@ impl Store {
     }
 
     pub fn delete_memory(&self, agent_id: String, key: String, done: Completion) {
-        self.write(
-            Box::new(move |conn| {
-                execute(
-                    conn,
-                    "DELETE FROM agent_memory WHERE agent_id = ? AND key = ?",
-                    &[&agent_id, &key],
-                )
-                .map(write_json)
-            }),
+        self.write_one(
+            "DELETE FROM agent_memory WHERE agent_id = ? AND key = ?".into(),
+            &[&agent_id, &key],
+            |w| w.map(write_json),
             done,
         );
     }
 
     pub fn cleanup_expired_memory(&self, done: Completion) {
-        self.write(
-            Box::new(|conn| {
-                let sql = format!("DELETE FROM agent_memory WHERE NOT {}", conn.dialect().memory_live());
-                execute(conn, &sql, &[]).map(write_json)
-            }),
-            done,
+        let sql = format!(
+            "DELETE FROM agent_memory WHERE NOT {}",
+            self.storage.dialect().memory_live()
         );
+        self.write_one(sql, &[], |w| w.map(write_json), done);
     }
 }

@@ -18,9 +18,9 @@ use std::time::Instant;
 use serde_json::Value as Json;
 
 use crate::error::Result;
-use crate::pool::job::{Completion, Output};
+use crate::pool::job::{Completion, Output, WriteResult};
 use crate::sqlite::Records;
-use seam::{Session, Storage};
+use seam::{Session, Statement, Storage};
 
 /// Operation counts and the true mean duration (sum / count, not a running halving).
 #[derive(Debug, Default)]
@@ -78,9 +78,26 @@ impl Store {
         })
     }
 
-    fn write(&self, mut work: Work<Json>, done: Completion) {
-        self.storage
-            .write(Box::new(move |s| work(s).map(Output::Json)), self.track(done));
+    /// A write of one statement: `sql` with `params`, its result made the output by `finish`.
+    fn write_one(
+        &self,
+        sql: String,
+        params: &[&dyn rusqlite::ToSql],
+        mut finish: impl FnMut(Result<WriteResult>) -> Result<Json> + Send + 'static,
+        done: Completion,
+    ) {
+        let done = self.track(done);
+        match rows::values(params) {
+            Err(e) => done(Err(e)),
+            Ok(params) => self.storage.write_statement(
+                Statement {
+                    sql,
+                    params,
+                    finish: Box::new(move |result| finish(result).map(Output::Json)),
+                },
+                done,
+            ),
+        }
     }
 
     fn read(&self, mut work: Work<Records>, done: Completion) {

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use rusqlite::ToSql;
 use serde_json::json;
 
 use crate::pool::job::{Completion, Output};
@@ -16,31 +15,33 @@ impl Store {
     /// original dropped the id, leaving no way to update the row).
     pub fn store_neural_network(&self, n: NewNetwork, done: Completion) {
         let id = unique_id("nn");
-        self.write(
-            Box::new(move |conn| {
-                let params: [&dyn ToSql; 6] =
-                    [&id, &n.agent_id, &n.architecture, &n.weights, &n.training_data, &n.performance_metrics];
-                let w = execute(
-                    conn,
-                    "INSERT INTO neural_networks (id, agent_id, architecture, weights, training_data, performance_metrics)
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                    &params,
-                )
-                .map_err(|e| missing_parent(e, format!("storeNeuralNetwork: agent \"{}\" does not exist", n.agent_id)))?;
-                Ok(json!({ "id": id, "changes": w.changes, "lastInsertRowid": w.last_insert_rowid }))
-            }),
+        let what = format!("storeNeuralNetwork: agent \"{}\" does not exist", n.agent_id);
+        let answer_id = id.clone();
+        self.write_one(
+            "INSERT INTO neural_networks (id, agent_id, architecture, weights, training_data, performance_metrics)
+             VALUES (?, ?, ?, ?, ?, ?)"
+                .into(),
+            &[
+                &id,
+                &n.agent_id,
+                &n.architecture,
+                &n.weights,
+                &n.training_data,
+                &n.performance_metrics,
+            ],
+            move |w| {
+                let w = w.map_err(|e| missing_parent(e, what.clone()))?;
+                Ok(json!({ "id": answer_id, "changes": w.changes, "lastInsertRowid": w.last_insert_rowid }))
+            },
             done,
         );
     }
 
     pub fn update_neural_network(&self, id: String, update: Update, done: Completion) {
-        self.write(
-            Box::new(move |conn| {
-                let also = format!(", updated_at = {}", conn.dialect().now_s());
-                rows::update(conn, "neural_networks", &update, &also, &id).map(write_json)
-            }),
-            done,
-        );
+        let also = format!(", updated_at = {}", self.storage.dialect().now_s());
+        let (sql, mut params) = rows::update("neural_networks", &update, &also);
+        params.push(&id);
+        self.write_one(sql, &params, |w| w.map(write_json), done);
     }
 
     pub fn get_agent_neural_networks(&self, agent_id: String, done: Completion) {
@@ -66,20 +67,18 @@ impl Store {
         done: Completion,
     ) {
         let id = unique_id("metric");
-        self.write(
-            Box::new(move |conn| {
-                let w = execute(
-                    conn,
-                    "INSERT INTO metrics (id, entity_type, entity_id, metric_name, metric_value) VALUES (?, ?, ?, ?, ?)",
-                    &[&id, &entity_type, &entity_id, &name, &value],
-                )?;
-                Ok(json!({ "id": id, "changes": w.changes, "lastInsertRowid": w.last_insert_rowid }))
-            }),
+        let answer_id = id.clone();
+        self.write_one(
+            "INSERT INTO metrics (id, entity_type, entity_id, metric_name, metric_value) VALUES (?, ?, ?, ?, ?)".into(),
+            &[&id, &entity_type, &entity_id, &name, &value],
+            move |w| {
+                let w = w?;
+                Ok(json!({ "id": answer_id, "changes": w.changes, "lastInsertRowid": w.last_insert_rowid }))
+            },
             done,
         );
     }
 
-    /// The newest 100 metrics of an entity, optionally of one name.
     pub fn get_metrics(&self, entity_type: String, entity_id: String, name: Option<String>, done: Completion) {
         self.read(
             Box::new(move |conn| {
@@ -105,15 +104,10 @@ impl Store {
     }
 
     pub fn log_event(&self, swarm_id: Option<String>, event_type: String, data: Option<String>, done: Completion) {
-        self.write(
-            Box::new(move |conn| {
-                execute(
-                    conn,
-                    "INSERT INTO events (swarm_id, event_type, event_data) VALUES (?, ?, ?)",
-                    &[&swarm_id, &event_type, &data],
-                )
-                .map(write_json)
-            }),
+        self.write_one(
+            "INSERT INTO events (swarm_id, event_type, event_data) VALUES (?, ?, ?)".into(),
+            &[&swarm_id, &event_type, &data],
+            |w| w.map(write_json),
             done,
         );
     }

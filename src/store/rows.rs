@@ -75,7 +75,7 @@ pub fn missing_parent(err: Error, what: String) -> Error {
 }
 
 /// The domain's parameters (anything `ToSql`) as the plain values the storage seam takes.
-fn values(params: &[&dyn ToSql]) -> Result<Vec<Value>> {
+pub fn values(params: &[&dyn ToSql]) -> Result<Vec<Value>> {
     params
         .iter()
         .map(|p| {
@@ -113,11 +113,10 @@ pub fn write_json(w: WriteResult) -> Json {
     serde_json::json!({ "changes": w.changes, "lastInsertRowid": w.last_insert_rowid })
 }
 
-/// `UPDATE <table> SET <validated columns>[, <also>] WHERE id = ?`; `table` and `also` are
-/// SQL of this crate, the columns come from `Update`'s fixed tables.
-pub fn update(s: &dyn Session, table: &'static str, update: &Update, also: &str, id: &str) -> Result<WriteResult> {
+/// `UPDATE <table> SET <validated columns>[, <also>] WHERE id = ?` and the values it sets (the
+/// id goes last); `table` and `also` are SQL of this crate, the columns come from `Update`'s
+/// fixed tables.
+pub fn update<'u>(table: &'static str, update: &'u Update, also: &str) -> (String, Vec<&'u dyn ToSql>) {
     let sql = format!("UPDATE {table} SET {}{also} WHERE id = ?", update.set_clause());
-    let mut params: Vec<&dyn ToSql> = update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect();
-    params.push(&id);
-    execute(s, &sql, &params)
+    (sql, update.sets.iter().map(|(_, v)| v as &dyn ToSql).collect())
 }

@@ -31,9 +31,24 @@ pub trait Session {
 /// Domain work for one session; it may run again when the engine replays its transaction.
 pub type Work = Box<dyn FnMut(&dyn Session) -> Result<Output> + Send>;
 
+/// Turns what one statement did into the job's output (it may run again on a replay).
+pub type Finish = Box<dyn FnMut(Result<WriteResult>) -> Result<Output> + Send>;
+
+/// A write that is one statement known in advance, so an engine can send it without waiting
+/// for the answers of the writes before it (PostgreSQL pipelines a group of them).
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Value>,
+    pub finish: Finish,
+}
+
 pub trait Storage: Send + Sync {
     /// Runs `work` with the other writes, committed before `done` runs.
     fn write(&self, work: Work, done: Completion);
+    /// Runs one statement with the other writes, committed before `done` runs.
+    fn write_statement(&self, statement: Statement, done: Completion);
+    /// The engine's SQL dialect, for statements built before they are queued.
+    fn dialect(&self) -> &'static dyn Dialect;
     /// Runs `work` on its own, outside any transaction (compaction).
     fn write_alone(&self, work: Work, done: Completion);
     /// Runs read-only `work`.

@@ -10,7 +10,7 @@ use crate::pool::lanes::Lane;
 use crate::pool::Pool;
 use crate::sqlite::{guard, RowSet, Value};
 use crate::store::schema;
-use crate::store::seam::{Dialect, Session, Storage, Work};
+use crate::store::seam::{Dialect, Session, Statement, Storage, Work};
 
 struct SqliteDialect;
 
@@ -66,6 +66,22 @@ impl Session for Connection {
 impl Storage for Pool {
     fn write(&self, mut work: Work, done: Completion) {
         self.write_with(Box::new(move |conn| work(conn)), done);
+    }
+
+    fn write_statement(&self, statement: Statement, done: Completion) {
+        let Statement {
+            sql,
+            params,
+            mut finish,
+        } = statement;
+        self.write_with(
+            Box::new(move |conn| finish(Session::execute(conn, &sql, &params))),
+            done,
+        );
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        &SqliteDialect
     }
 
     fn write_alone(&self, mut work: Work, done: Completion) {

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::pool::job::Completion;
 use crate::store::inputs::{NewAgent, NewSwarm, NewTask, Update};
-use crate::store::rows::{self, execute, first, missing_parent, query, write_json};
+use crate::store::rows::{self, first, missing_parent, query, write_json};
 use crate::store::tables::{AGENTS, SWARMS, TASKS};
 use crate::store::Store;
 
@@ -13,20 +13,20 @@ impl Store {
     /// Inserts a swarm; an existing id is left as it is and answered with
     /// `{ id, changes: 0, lastInsertRowid: null }`, as the original did.
     pub fn create_swarm(&self, s: NewSwarm, done: Completion) {
-        self.write(
-            Box::new(move |conn| {
-                let w = execute(
-                    conn,
-                    "INSERT INTO swarms (id, name, topology, max_agents, strategy, metadata) VALUES (?, ?, ?, ?, ?, ?)
-                     ON CONFLICT(id) DO NOTHING",
-                    &[&s.id, &s.name, &s.topology, &s.max_agents, &s.strategy, &s.metadata],
-                )?;
+        let id = s.id.clone();
+        self.write_one(
+            "INSERT INTO swarms (id, name, topology, max_agents, strategy, metadata) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO NOTHING"
+                .into(),
+            &[&s.id, &s.name, &s.topology, &s.max_agents, &s.strategy, &s.metadata],
+            move |w| {
+                let w = w?;
                 Ok(if w.changes == 0 {
-                    json!({ "id": s.id, "changes": 0, "lastInsertRowid": null })
+                    json!({ "id": id, "changes": 0, "lastInsertRowid": null })
                 } else {
                     write_json(w)
                 })
-            }),
+            },
             done,
         );
     }
@@ -39,29 +39,24 @@ impl Store {
     }
 
     pub fn create_agent(&self, a: NewAgent, done: Completion) {
-        self.write(
-            Box::new(move |conn| {
-                let params: [&dyn ToSql; 7] =
-                    [&a.id, &a.swarm_id, &a.name, &a.kind, &a.capabilities, &a.neural_config, &a.metrics];
-                execute(
-                    conn,
-                    "INSERT INTO agents (id, swarm_id, name, type, capabilities, neural_config, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    &params,
-                )
-                .map(write_json)
-                .map_err(|e| {
-                    missing_parent(e, format!("agent {}: swarm \"{}\" does not exist", a.id, a.swarm_id.as_deref().unwrap_or("")))
-                })
-            }),
+        let what = format!(
+            "agent {}: swarm \"{}\" does not exist",
+            a.id,
+            a.swarm_id.as_deref().unwrap_or("")
+        );
+        self.write_one(
+            "INSERT INTO agents (id, swarm_id, name, type, capabilities, neural_config, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)".into(),
+            &[&a.id, &a.swarm_id, &a.name, &a.kind, &a.capabilities, &a.neural_config, &a.metrics],
+            move |w| w.map(write_json).map_err(|e| missing_parent(e, what.clone())),
             done,
         );
     }
 
     pub fn update_agent_status(&self, agent_id: String, status: String, done: Completion) {
-        self.write(
-            Box::new(move |conn| {
-                execute(conn, "UPDATE agents SET status = ? WHERE id = ?", &[&status, &agent_id]).map(write_json)
-            }),
+        self.write_one(
+            "UPDATE agents SET status = ? WHERE id = ?".into(),
+            &[&status, &agent_id],
+            |w| w.map(write_json),
             done,
         );
     }
@@ -93,29 +88,25 @@ impl Store {
     }
 
     pub fn create_task(&self, t: NewTask, done: Completion) {
-        self.write(
-            Box::new(move |conn| {
-                let params: [&dyn ToSql; 6] = [&t.id, &t.swarm_id, &t.description, &t.priority, &t.status, &t.assigned_agents];
-                execute(
-                    conn,
-                    "INSERT INTO tasks (id, swarm_id, description, priority, status, assigned_agents) VALUES (?, ?, ?, ?, ?, ?)",
-                    &params,
-                )
-                .map(write_json)
-                .map_err(|e| {
-                    missing_parent(e, format!("task {}: swarm \"{}\" does not exist", t.id, t.swarm_id.as_deref().unwrap_or("")))
-                })
-            }),
+        let what = format!(
+            "task {}: swarm \"{}\" does not exist",
+            t.id,
+            t.swarm_id.as_deref().unwrap_or("")
+        );
+        self.write_one(
+            "INSERT INTO tasks (id, swarm_id, description, priority, status, assigned_agents) VALUES (?, ?, ?, ?, ?, ?)".into(),
+            &[&t.id, &t.swarm_id, &t.description, &t.priority, &t.status, &t.assigned_agents],
+            move |w| w.map(write_json).map_err(|e| missing_parent(e, what.clone())),
             done,
         );
     }
 
     /// Updates known task fields only (`Update` holds column names from a fixed table).
     pub fn update_task(&self, task_id: String, update: Update, done: Completion) {
-        self.write(
-            Box::new(move |conn| rows::update(conn, "tasks", &update, "", &task_id).map(write_json)),
-            done,
-        );
+        let (sql, params) = rows::update("tasks", &update, "");
+        let mut params: Vec<&dyn ToSql> = params;
+        params.push(&task_id);
+        self.write_one(sql, &params, |w| w.map(write_json), done);
     }
 
     pub fn get_task(&self, id: String, done: Completion) {
