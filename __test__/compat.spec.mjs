@@ -1,11 +1,13 @@
 // Compatibility with ruv-swarm's JavaScript `SQLiteConnectionPool` and `SwarmPersistencePooled`,
 // written from the original's documented and observed behaviour and exercised the way its own
-// callers (index-enhanced.js, mcp-tools-enhanced.js) and its own pool tests use them.
+// callers (index-enhanced.js, mcp-tools-enhanced.js) and its own pool tests use them. The
+// SwarmPersistencePooled tests run once per backend (SQLite, and PostgreSQL when configured).
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { EventEmitter, once } from 'node:events'
 import { spawnSync } from 'node:child_process'
 import { addon, dbPath, rejectsWith } from './helpers.mjs'
+import { eachBackend } from './backends.mjs'
 
 const { SQLiteConnectionPool, SwarmPersistencePooled } = addon
 const entry = JSON.stringify(new URL('../lib/index.js', import.meta.url).pathname)
@@ -229,8 +231,8 @@ test("ruv-swarm's pool tests: concurrent reads, 2000 concurrent writes, worker a
   await pool.close()
 })
 
-test("ruv-swarm's persistence test: swarm, 50 agents, memory, mixed calls, stats", async () => {
-  const p = new SwarmPersistencePooled(dbPath('persist'), { maxReaders: 6, maxWorkers: 3 })
+eachBackend("ruv-swarm's persistence test: swarm, 50 agents, memory, mixed calls, stats", async (backend) => {
+  const p = new SwarmPersistencePooled(backend.location('persist'), { maxReaders: 6, maxWorkers: 3 })
   await p.initialize()
   await p.createSwarm({ id: 'swarm-1', name: 'Test Swarm', topology: 'mesh', maxAgents: 10, strategy: 'balanced' })
   await Promise.all(Array.from({ length: 50 }, (_, i) => p.createAgent({ id: `agent-${i}`, swarmId: 'swarm-1', name: `Agent ${i}`, type: 'researcher', capabilities: ['research'] })))
@@ -247,8 +249,11 @@ test("ruv-swarm's persistence test: swarm, 50 agents, memory, mixed calls, stats
   await p.close()
 })
 
-test('the MCP payloads ruv-swarm builds from getPoolStats() have real queue lengths', async () => {
-  const p = new SwarmPersistencePooled(dbPath('mcp-style'), { maxReaders: 2, maxWorkers: 1 })
+eachBackend('the MCP payloads ruv-swarm builds from getPoolStats() have real queue lengths', async (backend) => {
+  // Two readers on either backend (PostgreSQL sizes its reader lane with pgPoolSize); one worker on
+  // SQLite, none on PostgreSQL, which has no worker lane.
+  const workers = backend.workerLane ? 1 : 0
+  const p = new SwarmPersistencePooled(backend.location('mcp-style'), { maxReaders: 2, maxWorkers: 1, pgPoolSize: 2 })
   await p.initialize()
   // What mcp-tools-enhanced.js's pool_health and pool_stats read, key by key.
   const ps = p.getPoolStats()
@@ -267,7 +272,7 @@ test('the MCP payloads ruv-swarm builds from getPoolStats() have real queue leng
     total_connections: 3,
     active_connections: 1,
     available_readers: 2,
-    available_workers: 1,
+    available_workers: workers,
     queue_lengths: { read_queue: 0, write_queue: 0, worker_queue: 0 },
   })
   assert.equal(typeof poolHealth.last_health_check, 'number')
@@ -276,11 +281,11 @@ test('the MCP payloads ruv-swarm builds from getPoolStats() have real queue leng
   await p.close()
 })
 
-test('two instances on one file: an un-awaited write first wins, the second fails with UNIQUE, nothing crashes', () => {
+eachBackend('two instances on one database: an un-awaited write first wins, the second fails with UNIQUE, nothing crashes', (backend) => {
   // As ruv-swarm's RuvSwarm and EnhancedMCPTools each hold a SwarmPersistencePooled on one file.
   const script = `
     const { SwarmPersistencePooled } = require(${entry})
-    const path = ${JSON.stringify(dbPath('two-instances'))}
+    const path = ${JSON.stringify(backend.location('two-instances'))}
     const a = new SwarmPersistencePooled(path, { maxReaders: 2, maxWorkers: 1 })
     const b = new SwarmPersistencePooled(path, { maxReaders: 2, maxWorkers: 1 })
     ;(async () => {
@@ -305,21 +310,27 @@ test('two instances on one file: an un-awaited write first wins, the second fail
   assert.deepEqual(JSON.parse(child.stdout), { unique: 50, total: 50, fromA: 50 })
 })
 
-test("SQLite's own message comes first, our context after it", async () => {
-  const p = new SwarmPersistencePooled(dbPath('messages'), { maxReaders: 1, maxWorkers: 1 })
+eachBackend("SQLite's own message comes first, our context after it", async (backend) => {
+  const p = new SwarmPersistencePooled(backend.location('messages'), { maxReaders: 1, maxWorkers: 1 })
   await p.createSwarm({ id: 's', name: 'n', topology: 'mesh', maxAgents: 1 })
   await p.createAgent({ id: 'a', swarmId: 's', name: 'n', type: 't' })
   await rejectsWith(p.createAgent({ id: 'a', swarmId: 's', name: 'n', type: 't' }), 'SQLITE_CONSTRAINT_PRIMARYKEY', /^UNIQUE constraint failed: agents\.id/)
   await rejectsWith(p.createAgent({ id: 'b', swarmId: 'nope', name: 'n', type: 't' }), 'SQLITE_CONSTRAINT_FOREIGNKEY', /^FOREIGN KEY constraint failed \(agent b: swarm "nope" does not exist\)/)
   await rejectsWith(p.storeMemory('ghost', 'k', 1), 'SQLITE_CONSTRAINT_FOREIGNKEY', /^FOREIGN KEY constraint failed/)
+  await p.close()
+})
+
+test("[sqlite] a raw transaction's failure gives SQLite's message first, then the statement it was", async () => {
+  const p = new SwarmPersistencePooled(dbPath('raw-messages'), { maxReaders: 1, maxWorkers: 1 })
+  await p.initialize()
   await rejectsWith(p.pool.transaction(['INSERT INTO missing VALUES (1)']), 'SQLITE_ERROR', /^no such table: missing.*\(statement 0\)/)
   await p.close()
 })
 
-test('a bad POOL_* value surfaces at initialize() and each call, not at construction', () => {
+eachBackend('a bad POOL_* value surfaces at initialize() and each call, not at construction', (backend) => {
   const script = `
     const { SwarmPersistencePooled } = require(${entry})
-    const p = new SwarmPersistencePooled(${JSON.stringify(dbPath('bad-env'))})
+    const p = new SwarmPersistencePooled(${JSON.stringify(backend.location('bad-env'))})
     Promise.allSettled([p.initialize(), p.getActiveSwarms()]).then((r) => console.log(JSON.stringify(r.map((x) => [x.status, x.reason.code, /POOL_MAX_READERS/.test(x.reason.message)]))))`
   const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, POOL_MAX_READERS: 'lots' } })
   assert.equal(child.status, 0, child.stderr)

@@ -1,8 +1,9 @@
 // Hostile and extreme input: huge values, injection through every string field of the
-// persistence API, BigInt bounds.
+// persistence API (on every backend), BigInt bounds.
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { addon, dbPath, rejectsWith } from './helpers.mjs'
+import { eachBackend } from './backends.mjs'
 
 const { SQLiteConnectionPool, SwarmPersistencePooled } = addon
 
@@ -43,8 +44,8 @@ test('64-bit integers keep their value or are refused', async () => {
   await pool.close()
 })
 
-test('injection through every string field of the persistence API is stored as data', async () => {
-  const p = new SwarmPersistencePooled(dbPath('inject'))
+eachBackend('injection through every string field of the persistence API is stored as data', async (backend) => {
+  const p = new SwarmPersistencePooled(backend.location('inject'))
   await p.initialize()
   for (const [i, evil] of HOSTILE.entries()) {
     const swarmId = `${evil}-swarm-${i}`
@@ -75,7 +76,7 @@ test('injection through every string field of the persistence API is stored as d
     await p.deleteMemory(agentId, evil)
     assert.equal(await p.getMemory(agentId, evil), null)
   }
-  const counts = await p.pool.get(`SELECT (SELECT count(*) FROM swarms) AS s, (SELECT count(*) FROM agents) AS a,
+  const [counts] = await backend.sql(p, `SELECT (SELECT count(*) FROM swarms) AS s, (SELECT count(*) FROM agents) AS a,
     (SELECT count(*) FROM tasks) AS t, (SELECT count(*) FROM neural_networks) AS n`)
   assert.deepEqual(counts, { s: HOSTILE.length, a: HOSTILE.length, t: HOSTILE.length, n: HOSTILE.length })
   await p.close()

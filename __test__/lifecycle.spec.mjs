@@ -1,12 +1,14 @@
 // Lifecycle across isolates: the addon loaded in worker_threads and the main thread at once,
-// workers terminated with work in flight, close with 10,000 operations queued.
+// workers terminated with work in flight, close with 10,000 operations queued (raw, and through
+// SwarmPersistencePooled on every backend).
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { Worker } from 'node:worker_threads'
 import { once } from 'node:events'
 import { addon, dbPath, rejectsWith } from './helpers.mjs'
+import { eachBackend } from './backends.mjs'
 
-const { SQLiteConnectionPool } = addon
+const { SQLiteConnectionPool, SwarmPersistencePooled } = addon
 const indexPath = new URL('../lib/index.js', import.meta.url).pathname
 
 const WORKER = `
@@ -74,5 +76,24 @@ test('close with 10,000 operations queued settles every one of them', async () =
   assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => r.reason.code), [])
   const reopened = new SQLiteConnectionPool(pool.path, { maxReaders: 1, maxWorkers: 1 })
   assert.equal((await reopened.get('SELECT count(*) AS n FROM t')).n, 5_000)
+  await reopened.close()
+})
+
+eachBackend('close with 10,000 persistence calls queued settles every one of them; every acknowledged write is there', async (backend) => {
+  const path = backend.location('close-queued-p')
+  const p = new SwarmPersistencePooled(path, { maxReaders: 2, maxWorkers: 1 })
+  await p.createSwarm({ id: 's', name: 'n', topology: 'mesh', maxAgents: 1 })
+  await p.createAgent({ id: 'a', swarmId: 's', name: 'n', type: 't' })
+  const ops = []
+  for (let i = 0; i < 10_000; i++) ops.push(i % 2 ? p.storeMemory('a', `k${i}`, i) : p.getMemory('a', `k${i - 1}`))
+  const closed = p.close()
+  const late = rejectsWith(p.storeMemory('a', 'late', -1), 'POOL_CLOSED')
+  const results = await Promise.allSettled(ops)
+  await closed
+  await late
+  assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => r.reason.code), [])
+  const reopened = new SwarmPersistencePooled(path, { maxReaders: 1, maxWorkers: 1 })
+  assert.equal((await reopened.getAllMemory('a')).length, 5_000)
+  assert.equal(await reopened.getMemory('a', 'late'), null)
   await reopened.close()
 })

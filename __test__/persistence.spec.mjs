@@ -1,26 +1,36 @@
 // SwarmPersistencePooled: every method, the original's defects fixed, its files opened, and the
-// MCP payloads checked key by key.
+// MCP payloads checked key by key. Every test of the persistence API runs once per backend
+// (SQLite, and PostgreSQL when POOL_TEST_PG_URL is set); what only one backend has is tested there.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { addon, dbPath, rejectsWith } from './helpers.mjs'
+import { backend as named, eachBackend } from './backends.mjs'
 import { originalSchema, originalRows } from './fixtures.mjs'
 
 const { SwarmPersistencePooled, SQLiteConnectionPool } = addon
+const postgres = named('postgres')
 
-async function fresh(options = {}) {
-  const p = new SwarmPersistencePooled(dbPath('persist'), { maxReaders: 2, maxWorkers: 1, ...options })
+async function fresh(backend, options = {}) {
+  const p = new SwarmPersistencePooled(backend.location('persist'), { maxReaders: 2, maxWorkers: 1, ...options })
   await p.initialize()
   return p
 }
 
-async function withSwarm() {
-  const p = await fresh()
+async function withSwarm(backend) {
+  const p = await fresh(backend)
   await p.createSwarm({ id: 's1', name: 'Alpha', topology: 'mesh', maxAgents: 4, strategy: 'adaptive', metadata: { team: 'x' } })
   await p.createAgent({ id: 'a1', swarmId: 's1', name: 'Ada', type: 'coder', capabilities: ['rust', 'js'], neuralConfig: { l: 3 } })
   return p
 }
 
-test('initialize is idempotent, shared, and automatic', async () => {
+/** The single row of a query's result. */
+async function one(backend, p, sql) {
+  const rows = await backend.sql(p, sql)
+  assert.equal(rows.length, 1, sql)
+  return rows[0]
+}
+
+test('[sqlite] initialize is idempotent, shared, and automatic', async () => {
   const p = new SwarmPersistencePooled(dbPath('init'))
   assert.equal(p.isHealthy(), false)
   assert.equal(p.pool, null)
@@ -38,7 +48,7 @@ test('initialize is idempotent, shared, and automatic', async () => {
   await lazy.close()
 })
 
-test('a failed initialize can be retried', async () => {
+test('[sqlite] a failed initialize can be retried', async () => {
   const p = new SwarmPersistencePooled('/proc/forbidden/x.db')
   await assert.rejects(p.initialize(), (e) => typeof e.code === 'string' && e.code.startsWith('SQLITE_CANTOPEN'))
   await assert.rejects(p.initialize(), (e) => e.code.startsWith('SQLITE_CANTOPEN'))
@@ -46,12 +56,55 @@ test('a failed initialize can be retried', async () => {
   await rejectsWith(p.initialize(), 'POOL_CLOSED')
 })
 
-test('swarms: create, duplicate answer, active list', async () => {
-  const p = await fresh()
+test('[postgres] initialize is idempotent, shared, and automatic; there is no raw pool', { skip: postgres.skip }, async () => {
+  const p = new SwarmPersistencePooled(postgres.location('init'))
+  assert.equal(p.isHealthy(), false)
+  assert.equal(p.pool, null)
+  assert.equal(p.getPoolStats(), null)
+  await Promise.all([p.initialize(), p.initialize(), p.initialize()])
+  await p.initialize()
+  assert.equal(p.isHealthy(), true)
+  assert.equal(p.pool, null, 'PostgreSQL has no SQLiteConnectionPool under it')
+  assert.equal(typeof p.getPoolStats().totalWrites, 'number')
+  // swarm_schema.version plays user_version, in one row.
+  assert.deepEqual(await postgres.sql(p, 'SELECT version FROM swarm_schema'), [{ version: 2 }])
+  await p.close()
+  const lazy = new SwarmPersistencePooled(postgres.location('lazy'))
+  assert.deepEqual(await lazy.getActiveSwarms(), [])
+  await lazy.close()
+})
+
+test('[postgres] a failed initialize (no server) can be retried', { skip: postgres.skip }, async () => {
+  const p = new SwarmPersistencePooled('postgres://postgres@127.0.0.1:1/x')
+  await rejectsWith(p.initialize(), 'CONNECTION_LOST')
+  await rejectsWith(p.initialize(), 'CONNECTION_LOST')
+  assert.equal(p.isHealthy(), false)
+  await p.close()
+  await rejectsWith(p.initialize(), 'POOL_CLOSED')
+})
+
+test('[postgres] a bad URL option value is INVALID_CONFIG', { skip: postgres.skip }, async () => {
+  const url = new URL(postgres.location('bad-option'))
+  url.searchParams.set('sslmode', 'sometimes')
+  const p = new SwarmPersistencePooled(url.href)
+  await rejectsWith(p.initialize(), 'INVALID_CONFIG', /POOL_DB_URL/)
+  await rejectsWith(p.getActiveSwarms(), 'INVALID_CONFIG')
+  await p.close()
+})
+
+test('[postgres] backup() is NOT_SUPPORTED and points to pg_dump; the database stays usable', { skip: postgres.skip }, async () => {
+  const p = await withSwarm(postgres)
+  await rejectsWith(p.backup(dbPath('pg-backup')), 'NOT_SUPPORTED', /pg_dump/)
+  assert.equal((await p.getAgent('a1')).name, 'Ada')
+  await p.close()
+})
+
+eachBackend('swarms: create, duplicate answer, active list', async (backend) => {
+  const p = await fresh(backend)
   assert.deepEqual(await p.createSwarm({ id: 's1', name: 'A', topology: 'mesh', maxAgents: 3 }), { changes: 1, lastInsertRowid: 1 })
   assert.deepEqual(await p.createSwarm({ id: 's1', name: 'B', topology: 'star', maxAgents: 9 }), { id: 's1', changes: 0, lastInsertRowid: null })
   await p.createSwarm({ id: 's2', name: 'C', topology: 'ring', maxAgents: 2, metadata: { k: [1, 'two'] } })
-  await p.pool.write("UPDATE swarms SET status = 'stopped' WHERE id = 's1'")
+  await backend.sql(p, "UPDATE swarms SET status = 'stopped' WHERE id = 's1'")
   const active = await p.getActiveSwarms()
   assert.equal(active.length, 1)
   assert.equal(active[0].id, 's2')
@@ -61,8 +114,8 @@ test('swarms: create, duplicate answer, active list', async () => {
   await p.close()
 })
 
-test('agents: create, get, status, filter, foreign key', async () => {
-  const p = await withSwarm()
+eachBackend('agents: create, get, status, filter, foreign key', async (backend) => {
+  const p = await withSwarm(backend)
   await p.createAgent({ id: 'a2', swarmId: 's1', name: 'Bob', type: 'tester' })
   assert.deepEqual(await p.updateAgentStatus('a2', 'busy'), { changes: 1, lastInsertRowid: 2 })
   const a1 = await p.getAgent('a1')
@@ -81,8 +134,8 @@ test('agents: create, get, status, filter, foreign key', async () => {
   await p.close()
 })
 
-test('tasks: create, update with both spellings, get, filter', async () => {
-  const p = await withSwarm()
+eachBackend('tasks: create, update with both spellings, get, filter', async (backend) => {
+  const p = await withSwarm(backend)
   await p.createTask({ id: 't1', swarmId: 's1', description: 'build', assignedAgents: ['a1'] })
   await p.createTask({ id: 't2', swarmId: 's1', description: 'test', priority: 'high', status: 'running' })
   let t1 = await p.getTask('t1')
@@ -102,8 +155,23 @@ test('tasks: create, update with both spellings, get, filter', async () => {
   await p.close()
 })
 
-test('updateTask and updateNeuralNetwork refuse unknown keys and injection, changing nothing', async () => {
-  const p = await withSwarm()
+eachBackend('a fractional executionTimeMs (performance.now() arithmetic) is stored, and the writes queued with it commit', async (backend) => {
+  const p = await withSwarm(backend)
+  await p.createTask({ id: 't1', swarmId: 's1', description: 'timed' })
+  const before = Array.from({ length: 20 }, (_, i) => p.storeMemory('a1', `b${i}`, i))
+  const timed = p.updateTask('t1', { executionTimeMs: 12.5, status: 'completed' })
+  const after = Array.from({ length: 20 }, (_, i) => p.storeMemory('a1', `c${i}`, i))
+  const settled = await Promise.allSettled([...before, timed, ...after])
+  assert.deepEqual(settled.filter((r) => r.status === 'rejected').map((r) => r.reason.code), [])
+  const t1 = await p.getTask('t1')
+  assert.deepEqual([t1.status, t1.execution_time_ms], ['completed', 12.5])
+  assert.equal((await p.getAllMemory('a1')).length, 40)
+  assert.equal(p.getPoolStats().failedConnections, 0, 'no connection was given up')
+  await p.close()
+})
+
+eachBackend('updateTask and updateNeuralNetwork refuse unknown keys and injection, changing nothing', async (backend) => {
+  const p = await withSwarm(backend)
   await p.createTask({ id: 't1', swarmId: 's1', description: 'keep' })
   const attacks = [
     { 'status = \'x\', description': 'pwned' },
@@ -120,12 +188,12 @@ test('updateTask and updateNeuralNetwork refuse unknown keys and injection, chan
   await rejectsWith(p.updateNeuralNetwork(id, { "weights = '1', agent_id": 'x' }), 'INVALID_ARGUMENT')
   await rejectsWith(p.updateNeuralNetwork(id, { agent_id: 'x' }), 'INVALID_ARGUMENT')
   assert.equal((await p.getAgentNeuralNetworks('a1'))[0].agent_id, 'a1')
-  assert.equal((await p.pool.get('SELECT count(*) AS n FROM tasks')).n, 1)
+  assert.equal((await one(backend, p, 'SELECT count(*) AS n FROM tasks')).n, 1)
   await p.close()
 })
 
-test('10,000 rapid storeMemory calls for one agent keep 10,000 rows', async () => {
-  const p = await withSwarm()
+eachBackend('10,000 rapid storeMemory calls for one agent keep 10,000 rows', async (backend) => {
+  const p = await withSwarm(backend)
   const results = await Promise.all(Array.from({ length: 10_000 }, (_, i) => p.storeMemory('a1', `key-${i}`, { i })))
   assert.ok(results.every((r) => r.changes === 1))
   const all = await p.getAllMemory('a1')
@@ -135,8 +203,8 @@ test('10,000 rapid storeMemory calls for one agent keep 10,000 rows', async () =
   await p.close()
 })
 
-test('storeMemory upserts: same id, created_at kept, updated_at advances', async () => {
-  const p = await withSwarm()
+eachBackend('storeMemory upserts: same id, created_at kept, updated_at advances', async (backend) => {
+  const p = await withSwarm(backend)
   await p.storeMemory('a1', 'k', 'first')
   const before = await p.getMemory('a1', 'k')
   await new Promise((r) => setTimeout(r, 5))
@@ -151,26 +219,26 @@ test('storeMemory upserts: same id, created_at kept, updated_at advances', async
   await p.close()
 })
 
-test('memory reads filter expired entries without writing; cleanup deletes them', async () => {
-  const p = await withSwarm()
+eachBackend('memory reads filter expired entries without writing; cleanup deletes them', async (backend) => {
+  const p = await withSwarm(backend)
   await p.storeMemory('a1', 'short', 'x', 1)
   await p.storeMemory('a1', 'long', 'y', 3600)
   await p.storeMemory('a1', 'forever', 'z')
   await new Promise((r) => setTimeout(r, 1_100))
-  const writesBefore = p.pool.getStats().totalWrites
+  const writesBefore = p.getPoolStats().totalWrites
   assert.equal(await p.getMemory('a1', 'short'), null)
   assert.deepEqual((await p.getAllMemory('a1')).map((m) => m.key).sort(), ['forever', 'long'])
-  assert.equal(p.pool.getStats().totalWrites, writesBefore, 'reads must not write')
-  assert.equal((await p.pool.get('SELECT count(*) AS n FROM agent_memory')).n, 3)
+  assert.equal(p.getPoolStats().totalWrites, writesBefore, 'reads must not write')
+  assert.equal((await one(backend, p, 'SELECT count(*) AS n FROM agent_memory')).n, 3)
   assert.equal((await p.cleanupExpiredMemory()).changes, 1)
-  assert.equal((await p.pool.get('SELECT count(*) AS n FROM agent_memory')).n, 2)
+  assert.equal((await one(backend, p, 'SELECT count(*) AS n FROM agent_memory')).n, 2)
   assert.equal((await p.deleteMemory('a1', 'long')).changes, 1)
   assert.equal(await p.getMemory('a1', 'long'), null)
   await p.close()
 })
 
-test('neural networks, metrics and events round-trip', async () => {
-  const p = await withSwarm()
+eachBackend('neural networks, metrics and events round-trip', async (backend) => {
+  const p = await withSwarm(backend)
   const nn = await p.storeNeuralNetwork({ agentId: 'a1', architecture: { layers: [4, 2] }, weights: [[0.1, 0.2]], trainingData: { epochs: 3 } })
   assert.match(nn.id, /^nn_/)
   assert.equal((await p.updateNeuralNetwork(nn.id, { weights: [[0.3]], performanceMetrics: { acc: 0.9 } })).changes, 1)
@@ -194,20 +262,20 @@ test('neural networks, metrics and events round-trip', async () => {
   await p.close()
 })
 
-test('cleanup removes old events and metrics, keeps recent ones', async () => {
-  const p = await withSwarm()
+eachBackend('cleanup removes old events and metrics, keeps recent ones', async (backend) => {
+  const p = await withSwarm(backend)
   await p.logEvent('s1', 'recent', {})
   await p.recordMetric('agent', 'a1', 'cpu', 1)
-  await p.pool.write("INSERT INTO events (swarm_id, event_type, timestamp) VALUES ('s1', 'old', datetime('now', '-8 days'))")
-  await p.pool.write("INSERT INTO metrics (id, entity_type, entity_id, metric_name, timestamp) VALUES ('m-old', 'agent', 'a1', 'cpu', datetime('now', '-31 days'))")
+  await backend.sql(p, `INSERT INTO events (swarm_id, event_type, timestamp) VALUES ('s1', 'old', ${backend.daysAgo(8)})`)
+  await backend.sql(p, `INSERT INTO metrics (id, entity_type, entity_id, metric_name, timestamp) VALUES ('m-old', 'agent', 'a1', 'cpu', ${backend.daysAgo(31)})`)
   assert.deepEqual(await p.cleanup(), { expiredMemory: 0, oldEvents: 1, oldMetrics: 1 })
   assert.deepEqual((await p.getSwarmEvents('s1')).map((e) => e.event_type), ['recent'])
   assert.equal((await p.getMetrics('agent', 'a1')).length, 1)
   await p.close()
 })
 
-test('missing fields, wrong types and non-serialisable values are INVALID_ARGUMENT, nothing written', async () => {
-  const p = await withSwarm()
+eachBackend('missing fields, wrong types and non-serialisable values are INVALID_ARGUMENT, nothing written', async (backend) => {
+  const p = await withSwarm(backend)
   const cycle = {}
   cycle.self = cycle
   const refused = [
@@ -228,13 +296,13 @@ test('missing fields, wrong types and non-serialisable values are INVALID_ARGUME
     [p.updateAgentStatus('a1'), /status/],
   ]
   for (const [promise, message] of refused) await rejectsWith(promise, 'INVALID_ARGUMENT', message)
-  const counts = await p.pool.get(`SELECT (SELECT count(*) FROM swarms) AS s, (SELECT count(*) FROM agents) AS a,
+  const counts = await one(backend, p, `SELECT (SELECT count(*) FROM swarms) AS s, (SELECT count(*) FROM agents) AS a,
     (SELECT count(*) FROM tasks) AS t, (SELECT count(*) FROM agent_memory) AS m, (SELECT count(*) FROM events) AS e`)
   assert.deepEqual(counts, { s: 1, a: 1, t: 0, m: 0, e: 0 })
   await p.close()
 })
 
-test('a database written by the original opens, migrates, and reads back', async () => {
+test('[sqlite] a database written by the original opens, migrates, and reads back', async () => {
   const path = dbPath('original')
   const seed = new SQLiteConnectionPool(path)
   await seed.transaction(originalSchema.split(';').map((s) => s.trim()).filter(Boolean))
@@ -262,14 +330,20 @@ function assertKeys(obj, keys, where) {
   for (const k of keys) assert.ok(Object.hasOwn(obj, k), `${where} lacks ${k}: ${JSON.stringify(obj)}`)
 }
 
-function checkHealth(h, open, busy = false) {
+// Two readers on either backend (PostgreSQL sizes its reader lane with pgPoolSize) and, on SQLite,
+// one worker: PostgreSQL has no worker lane.
+const lanes = { maxReaders: 2, maxWorkers: 1, pgPoolSize: 2 }
+const workersOf = (backend) => (backend.workerLane ? 1 : 0)
+
+function checkHealth(h, open, busy = false, workers = 1) {
   assertKeys(h, ['healthy', 'pool_status', 'last_health_check', 'timestamp'], 'pool_health')
   assertKeys(h.pool_status, ['total_connections', 'active_connections', 'available_readers', 'available_workers', 'queue_lengths'], 'pool_status')
   assertKeys(h.pool_status.queue_lengths, ['read_queue', 'write_queue', 'worker_queue'], 'queue_lengths')
   assert.equal(h.healthy, open)
   assert.ok(!Number.isNaN(Date.parse(h.timestamp)) && h.timestamp.endsWith('Z'))
   if (open) {
-    assert.equal(h.pool_status.total_connections, 1 + 2 + 1)
+    assert.equal(h.pool_status.total_connections, 1 + 2 + workers)
+    assert.equal(h.pool_status.available_workers, workers)
     const readers = h.pool_status.available_readers
     // Under load a reader may be mid-query, so fewer are free; idle, all of them answer.
     if (busy) assert.ok(readers >= 0 && readers <= 2, `available_readers ${readers}`)
@@ -300,8 +374,8 @@ function checkPersistence(s, open) {
   assert.ok(Math.abs(s.statistics.error_rate_percent + s.statistics.success_rate_percent - 100) < 1e-9)
 }
 
-test('MCP payloads have the documented keys before, during load, and after close', async () => {
-  const p = new SwarmPersistencePooled(dbPath('mcp'), { maxReaders: 2, maxWorkers: 1 })
+eachBackend('MCP payloads have the documented keys before, during load, and after close', async (backend) => {
+  const p = new SwarmPersistencePooled(backend.location('mcp'), lanes)
   checkHealth(p.poolHealth(), false)
   await p.initialize()
   await p.createSwarm({ id: 's', name: 'n', topology: 'mesh', maxAgents: 1 })
@@ -310,7 +384,7 @@ test('MCP payloads have the documented keys before, during load, and after close
   const during = [p.poolHealth(), p.poolStats(), p.persistenceStats()]
   await Promise.all(load)
   await rejectsWith(p.getAgent(''), 'INVALID_ARGUMENT')
-  checkHealth(during[0], true, true)
+  checkHealth(during[0], true, true, workersOf(backend))
   checkStats(during[1], true)
   checkPersistence(during[2], true)
   const stats = p.poolStats()
@@ -332,8 +406,8 @@ test('MCP payloads have the documented keys before, during load, and after close
   await rejectsWith(p.getAgent('a'), 'POOL_CLOSED')
 })
 
-test('averages are true means over all operations', async () => {
-  const p = await withSwarm()
+eachBackend('averages are true means over all operations', async (backend) => {
+  const p = await withSwarm(backend)
   const before = p.getPersistenceStats()
   const sumBefore = before.averageResponseTime * before.totalOperations
   const timings = []

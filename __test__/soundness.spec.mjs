@@ -1,11 +1,13 @@
 // Soundness under hostile input: guards SQLite itself enforces, no acknowledged write lost,
-// values that come back as written, lifecycle and health that tell the truth.
+// values that come back as written, lifecycle and health that tell the truth. The tests of
+// SwarmPersistencePooled's API run once per backend (SQLite, and PostgreSQL when configured).
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { addon, dbPath, rejectsWith, slowCount, throwsWith } from './helpers.mjs'
+import { eachBackend } from './backends.mjs'
 
 const { SQLiteConnectionPool, SwarmPersistencePooled } = addon
 const small = { maxReaders: 2, maxWorkers: 1 }
@@ -159,8 +161,8 @@ test('a huge maxQueue costs nothing up front; a default pool stays small', async
   await Promise.all(pools.map((p) => p.close()))
 })
 
-test('JSON values and columns come back as written: __proto__ an own key, deep nesting, lone surrogates', async () => {
-  const p = new SwarmPersistencePooled(dbPath('json-exact'), small)
+eachBackend('JSON values come back as written: __proto__ an own key, deep nesting, lone surrogates', async (backend) => {
+  const p = new SwarmPersistencePooled(backend.location('json-exact'), small)
   await p.createAgent({ id: 'a1', name: 'n', type: 't' })
   const hostile = JSON.parse('{"__proto__": {"isAdmin": true}, "a": 1}')
   let deep = 'leaf'
@@ -175,6 +177,12 @@ test('JSON values and columns come back as written: __proto__ an own key, deep n
   assert.ok(Object.hasOwn(back, '__proto__'))
   assert.equal(back.isAdmin, undefined, 'nothing inherited')
   assert.equal(JSON.stringify(back), '{"__proto__":{"isAdmin":true},"a":1}')
+  await p.close()
+})
+
+test("[sqlite] a raw row's __proto__ column is an own key of a plain object", async () => {
+  const p = new SwarmPersistencePooled(dbPath('json-columns'), small)
+  await p.initialize()
   const row = await p.pool.get('SELECT 1 AS __proto__, 2 AS b')
   assert.ok(Object.hasOwn(row, '__proto__'))
   assert.equal(Object.getPrototypeOf(row), Object.prototype)
@@ -182,12 +190,11 @@ test('JSON values and columns come back as written: __proto__ an own key, deep n
   await p.close()
 })
 
-test('text that is not valid Unicode is refused, never silently replaced', async () => {
-  const p = new SwarmPersistencePooled(dbPath('surrogates'), small)
+eachBackend('text that is not valid Unicode is refused, never silently replaced', async (backend) => {
+  const p = new SwarmPersistencePooled(backend.location('surrogates'), small)
   await p.createAgent({ id: 'a1', name: 'n', type: 't' })
   await rejectsWith(p.storeMemory('a1', 'k\uD800', 1), 'INVALID_ARGUMENT', /lone surrogate/)
   await rejectsWith(p.storeMemory('a1', 'k\uDC00', 2), 'INVALID_ARGUMENT', /lone surrogate/)
-  await rejectsWith(p.pool.read('SELECT ?', ['\uD83D']), 'INVALID_ARGUMENT', /lone surrogate/)
   await p.storeMemory('a1', 'k\uFFFD', 3)
   await p.storeMemory('a1', 'k\uD83D\uDE00', 4)
   assert.equal((await p.getMemory('a1', 'k\uFFFD')).value, 3)
@@ -196,8 +203,15 @@ test('text that is not valid Unicode is refused, never silently replaced', async
   await p.close()
 })
 
-test('TTLs beyond 100 years are refused; long ones stay visible', async () => {
-  const p = new SwarmPersistencePooled(dbPath('ttl'), small)
+test('[sqlite] a raw parameter that is not valid Unicode is refused', async () => {
+  const p = new SwarmPersistencePooled(dbPath('raw-surrogates'), small)
+  await p.initialize()
+  await rejectsWith(p.pool.read('SELECT ?', ['\uD83D']), 'INVALID_ARGUMENT', /lone surrogate/)
+  await p.close()
+})
+
+eachBackend('TTLs beyond 100 years are refused; long ones stay visible', async (backend) => {
+  const p = new SwarmPersistencePooled(backend.location('ttl'), small)
   await p.createAgent({ id: 'a1', name: 'n', type: 't' })
   for (const ttl of [3e11, 1.8e16, Infinity, -1]) await rejectsWith(p.storeMemory('a1', `k${ttl}`, 1, ttl), 'INVALID_ARGUMENT', /ttlSecs/)
   await p.storeMemory('a1', 'long', 1, 3e9)
@@ -234,11 +248,30 @@ test('close() frees native memory: 100 open/close cycles stay flat', async () =>
   assert.ok(grown < 200 * 1024 * 1024, `${(grown / 1048576).toFixed(0)} MB after 100 cycles`)
 })
 
-test('close() during a failing or running initialize() sticks', async () => {
+// Each backend's record of the schema version, set to one newer than this library knows.
+const NEWER_SCHEMA = { sqlite: 'PRAGMA user_version = 99', postgres: 'UPDATE swarm_schema SET version = 99' }
+
+eachBackend('a schema newer than this library is refused at initialize() and every call, and stays refused', async (backend) => {
+  const path = backend.location('newer-schema')
+  const seed = new SwarmPersistencePooled(path, small)
+  await seed.initialize()
+  await backend.sql(seed, NEWER_SCHEMA[backend.name])
+  await seed.close()
+  // A second instance finds it refused too: the first attempt changed nothing.
+  for (let i = 0; i < 2; i++) {
+    const p = new SwarmPersistencePooled(path, small)
+    await rejectsWith(p.initialize(), 'INVALID_ARGUMENT', /schema is version 99, newer than this library's 2/)
+    await rejectsWith(p.getActiveSwarms(), 'INVALID_ARGUMENT', /newer/)
+    await p.close()
+  }
+})
+
+eachBackend('close() during a failing or running initialize() sticks', async (backend) => {
   // A schema newer than this library opens fine and then fails its migration, asynchronously.
-  const newer = dbPath('close-failing')
-  const seed = new SQLiteConnectionPool(newer, small)
-  await seed.write('PRAGMA user_version = 99')
+  const newer = backend.location('close-failing')
+  const seed = new SwarmPersistencePooled(newer, small)
+  await seed.initialize()
+  await backend.sql(seed, NEWER_SCHEMA[backend.name])
   await seed.close()
   const failing = new SwarmPersistencePooled(newer, small)
   const init = failing.initialize().catch((e) => e.code)
@@ -246,7 +279,7 @@ test('close() during a failing or running initialize() sticks', async () => {
   assert.notEqual(await init, undefined, 'initialize() failed')
   await rejectsWith(failing.createSwarm({ id: 's', name: 'n', topology: 'mesh', maxAgents: 1 }), 'POOL_CLOSED')
   await rejectsWith(failing.initialize(), 'POOL_CLOSED')
-  const path = dbPath('close-running')
+  const path = backend.location('close-running')
   const running = new SwarmPersistencePooled(path, small)
   const started = running.initialize()
   await running.close()
@@ -303,7 +336,6 @@ test('ATTACH and connection-state PRAGMAs are refused on every connection; infor
 test('a getter or Proxy that throws rejects with a code, never throws synchronously', async () => {
   const pool = await table('getters')
   const trap = new Proxy([], { get() { throw new Error('boom') } })
-  const field = { get id() { throw new Error('boom') }, name: 'n', type: 't' }
   const calls = [
     () => pool.read('SELECT ?', trap),
     () => pool.write('INSERT INTO t(v) VALUES (?)', [{ toString() { throw new Error('boom') } }]),
@@ -315,13 +347,18 @@ test('a getter or Proxy that throws rejects with a code, never throws synchronou
     assert.doesNotThrow(() => { promise = call() })
     await assert.rejects(promise, (e) => e instanceof Error && typeof e.code === 'string')
   }
-  const p = new SwarmPersistencePooled(dbPath('getters-p'), small)
+  await pool.close()
+})
+
+eachBackend('a persistence call whose getter or toJSON throws rejects INVALID_ARGUMENT, never throws synchronously', async (backend) => {
+  const field = { get id() { throw new Error('boom') }, name: 'n', type: 't' }
+  const p = new SwarmPersistencePooled(backend.location('getters-p'), small)
   let promise
   assert.doesNotThrow(() => { promise = p.createAgent(field) })
   await rejectsWith(promise, 'INVALID_ARGUMENT', /boom/)
   assert.doesNotThrow(() => { promise = p.storeMemory('a', 'k', { toJSON() { throw new Error('boom') } }) })
   await rejectsWith(promise, 'INVALID_ARGUMENT', /boom/)
-  await Promise.all([pool.close(), p.close()])
+  await p.close()
 })
 
 test('health turns false while every write fails for the environment, and back once one commits', async () => {
