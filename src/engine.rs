@@ -1,6 +1,6 @@
 //! An opened backend as the persistence core holds it: the storage the domain runs on, the
 //! snapshot its payloads are made from, and how it is given back. SQLite's is a lease on the
-//! process's shared pool of the file (`pool::shared::Lease`); PostgreSQL's is its own `PgPool`.
+//! process's shared pool of the file (`pool::shared::Lease`); PostgreSQL's a lease on the process's shared pool of the URL (`pg::lease::PgLease`).
 
 use std::sync::Arc;
 
@@ -49,8 +49,7 @@ impl Engine for Lease {
 /// on the SQLite pool of that file.
 pub fn open(path: &str, config: crate::config::PoolConfig) -> crate::error::Result<Arc<dyn Engine>> {
     if crate::pg::link::is_url(path) {
-        let pool: Arc<dyn Engine> = crate::pg::PgPool::open(path, config)?;
-        return Ok(pool);
+        return Ok(Arc::new(crate::pg::lease::PgLease::acquire(path, config)?));
     }
     Ok(Arc::new(Lease::acquire(path, config)?))
 }

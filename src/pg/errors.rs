@@ -25,9 +25,21 @@ pub fn is_connection_loss(err: &tokio_postgres::Error) -> bool {
                 ]
                 .contains(code)
         }
-        // No server error: an I/O failure under the connection.
-        None => err.as_db_error().is_none(),
+        // No server error: an I/O failure under the connection is a loss; a value that could not
+        // be encoded or decoded is not (nothing was sent, or the answer arrived whole).
+        None => is_io(err),
     }
+}
+
+fn is_io(err: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// `Key (agent_id, key)=(a, b) already exists.` → `agent_memory.agent_id, agent_memory.key`.
@@ -58,10 +70,8 @@ pub fn convert(err: tokio_postgres::Error, timeout: Duration) -> Error {
         return Error::invalid(why);
     };
     let state = db.code();
-    let sqlite = |code: &'static str, message: String| Error::Sqlite {
-        code,
-        message: format!("{message} ({}; SQLSTATE {})", db.message(), state.code()),
-    };
+    // SQLite's words for the same failure, so messages (and callers matching them) agree.
+    let sqlite = |code: &'static str, message: String| Error::Sqlite { code, message };
     match state {
         s if *s == SqlState::UNIQUE_VIOLATION => {
             let primary = db.constraint().is_some_and(|c| c.ends_with("_pkey"));

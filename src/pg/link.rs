@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use tokio::runtime::Runtime;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use crate::config::PoolConfig;
@@ -81,6 +81,7 @@ pub struct Link {
     query_timeout: Duration,
     opened: Instant,
     max_lifetime: Duration,
+    last_rowid: std::cell::Cell<i64>,
 }
 
 /// A statement already on the wire whose rows and count of changed rows are read later.
@@ -133,6 +134,7 @@ impl Link {
             query_timeout: settings.query_timeout,
             opened: Instant::now(),
             max_lifetime: settings.max_lifetime,
+            last_rowid: std::cell::Cell::new(0),
         })
     }
 
@@ -163,6 +165,24 @@ impl Link {
             return Box::pin(std::future::ready(done));
         }
         pending
+    }
+
+    /// Whether `params` can be sent for `sql` (each value as the type the server expects), so a
+    /// value PostgreSQL cannot take is refused before anything of its job goes on the wire.
+    pub fn encodable(&self, sql: &str, params: &[Value]) -> Result<()> {
+        let types: Vec<Type> = if self.prepared {
+            self.statement(sql)?.params().to_vec()
+        } else {
+            params.iter().map(declared_type).collect()
+        };
+        let mut scratch = bytes::BytesMut::new();
+        for (i, (value, ty)) in params.iter().zip(&types).enumerate() {
+            if let Err(e) = Param(value).to_sql_checked(ty, &mut scratch) {
+                return Err(Error::invalid(format!("parameter {}: {e}", i + 1)));
+            }
+            scratch.clear();
+        }
+        Ok(())
     }
 
     /// `send` for text made on the spot.
@@ -240,6 +260,25 @@ impl Link {
     pub fn query_timeout(&self) -> Duration {
         self.query_timeout
     }
+
+    /// What a write sent `as_sent` did. `lastInsertRowid` is the connection's, as SQLite's
+    /// last_insert_rowid is: the rowid of the last row an INSERT made on it, whatever statement
+    /// ran since.
+    pub fn written(&self, rows: &[Row], changes: u64) -> WriteResult {
+        let made = rows
+            .iter()
+            .filter(|r| r.try_get::<_, bool>(1).unwrap_or(false))
+            .filter_map(|r| r.try_get::<_, i64>(0).ok())
+            .last();
+        if let Some(rowid) = made {
+            self.last_rowid.set(rowid);
+        }
+        WriteResult {
+            changes,
+            last_insert_rowid: self.last_rowid.get(),
+            rows: None,
+        }
+    }
 }
 
 /// The statement a write sends: an INSERT also returns the new row's `rowid`, which it reports
@@ -299,7 +338,7 @@ impl Session for Link {
     /// An INSERT reports the new row's `rowid` as SQLite's last_insert_rowid does.
     fn execute(&self, sql: &str, params: &[Value]) -> Result<WriteResult> {
         let (rows, changes) = self.run(&as_sent(sql), params)?;
-        Ok(written(&rows, changes))
+        Ok(self.written(&rows, changes))
     }
 
     fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {

@@ -6,6 +6,7 @@
 pub mod copy;
 pub mod dialect;
 pub mod errors;
+pub mod lease;
 pub mod link;
 pub mod readers;
 pub mod schema;
@@ -21,7 +22,6 @@ use std::time::Instant;
 use crossbeam_channel::{unbounded, Sender};
 
 use crate::config::PoolConfig;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Output};
 use crate::pool::snapshot::{BackupSnapshot, LaneSnapshot, PoolSnapshot, WalSnapshot, WriteHealth};
@@ -51,8 +51,12 @@ pub struct Shared {
     pub settings: Settings,
     pub config: PoolConfig,
     pub stats: Stats,
-    pub writer_up: AtomicBool,
-    pub readers_up: AtomicUsize,
+    /// The writer's last attempt to connect failed.
+    pub writer_down: AtomicBool,
+    /// Readers whose last attempt to connect failed. A reader that has not connected yet takes
+    /// work (it connects for its first job), so it counts as answering, as an idle SQLite
+    /// reader does.
+    pub readers_down: AtomicUsize,
     write_queued: AtomicUsize,
     read_queued: AtomicUsize,
     /// The last connection failure, until a connection opens again.
@@ -141,8 +145,8 @@ impl PgPool {
             settings,
             config: config.clone(),
             stats: Stats::default(),
-            writer_up: AtomicBool::new(false),
-            readers_up: AtomicUsize::new(0),
+            writer_down: AtomicBool::new(false),
+            readers_down: AtomicUsize::new(0),
             write_queued: AtomicUsize::new(0),
             read_queued: AtomicUsize::new(0),
             outage: Mutex::new(None),
@@ -176,7 +180,7 @@ impl PgPool {
         }))
     }
 
-    fn submit(&self, read: bool, kind: Kind, done: Completion) {
+    pub fn submit(&self, read: bool, kind: Kind, done: Completion) {
         let job = PgJob {
             kind,
             done,
@@ -240,8 +244,12 @@ impl PgPool {
             healthy: !closed && outage.is_none() && !writes_failing,
             max_readers: s.config.pg_pool_size,
             max_workers: 0,
-            writer_answering: s.writer_up.load(Relaxed),
-            readers_answering: s.readers_up.load(Relaxed),
+            writer_answering: !closed && !s.writer_down.load(Relaxed),
+            readers_answering: if closed {
+                0
+            } else {
+                s.config.pg_pool_size.saturating_sub(s.readers_down.load(Relaxed))
+            },
             workers_answering: 0,
             last_health_check_ms: crate::clock::unix_ms(),
             read: LaneSnapshot::of(&s.stats.read, s.read_queued.load(Relaxed)),
@@ -312,23 +320,9 @@ impl Storage for PgPool {
     }
 }
 
-impl Engine for PgPool {
-    fn storage(self: Arc<Self>) -> Arc<dyn Storage> {
-        self
-    }
-
-    fn snapshot(&self) -> PoolSnapshot {
-        PgPool::snapshot(self)
-    }
-
-    fn release(self: Arc<Self>, done: Completion) {
-        if self.closed.swap(true, Relaxed) {
-            return done(Ok(Output::Done));
-        }
-        self.close(done);
-    }
-
-    fn release_now(&self) {
+impl PgPool {
+    /// Environment teardown: stops taking work at once; the lanes end as their queues drain.
+    pub fn release_now(&self) {
         self.closed.store(true, Relaxed);
         self.lanes.lock().unwrap_or_else(|p| p.into_inner()).take();
     }

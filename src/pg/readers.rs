@@ -15,6 +15,8 @@ use crate::pool::job::Output;
 
 pub fn run(shared: &Shared, queue: Receiver<PgJob>, index: usize) {
     let mut link: Option<Link> = None;
+    // Whether this reader's last attempt to connect failed (counted in `readers_down`).
+    let mut down = false;
     let role = format!("reader {index}");
     while let Ok(mut job) = queue.recv() {
         shared.dequeued_read(1);
@@ -24,31 +26,35 @@ pub fn run(shared: &Shared, queue: Receiver<PgJob>, index: usize) {
         }
         let started = Instant::now();
         shared.stats.read.busy.fetch_add(1, Relaxed);
-        let mut result = read(shared, &mut link, &role, &mut job);
+        let mut result = read(shared, &mut link, &mut down, &role, &mut job);
         if matches!(result, Err(Error::ConnectionLost(_))) {
-            result = read(shared, &mut link, &role, &mut job);
+            result = read(shared, &mut link, &mut down, &role, &mut job);
         }
         shared.stats.read.busy.fetch_sub(1, Relaxed);
         shared.settle_read(job, result, Some(started));
     }
-    if link.is_some() {
-        shared.readers_up.fetch_sub(1, Relaxed);
+    if down {
+        shared.readers_down.fetch_sub(1, Relaxed);
     }
 }
 
-fn read(shared: &Shared, link: &mut Option<Link>, role: &str, job: &mut PgJob) -> Result<Output> {
+fn read(shared: &Shared, link: &mut Option<Link>, down: &mut bool, role: &str, job: &mut PgJob) -> Result<Output> {
     if link.as_ref().is_some_and(|l| l.is_closed() || l.expired()) {
         *link = None;
-        shared.readers_up.fetch_sub(1, Relaxed);
     }
     if link.is_none() {
         match Link::open(&shared.settings, role) {
             Ok(l) => {
                 *link = Some(l);
-                shared.readers_up.fetch_add(1, Relaxed);
+                if std::mem::replace(down, false) {
+                    shared.readers_down.fetch_sub(1, Relaxed);
+                }
                 shared.recovered();
             }
             Err(e) => {
+                if !std::mem::replace(down, true) {
+                    shared.readers_down.fetch_add(1, Relaxed);
+                }
                 shared.stats.failed_connections.fetch_add(1, Relaxed);
                 shared.note_outage(&e);
                 return Err(e);
@@ -68,7 +74,6 @@ fn read(shared: &Shared, link: &mut Option<Link>, role: &str, job: &mut PgJob) -
     });
     if matches!(result, Err(Error::ConnectionLost(_) | Error::Internal(_))) {
         *link = None;
-        shared.readers_up.fetch_sub(1, Relaxed);
     }
     result
 }

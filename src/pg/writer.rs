@@ -21,7 +21,7 @@ use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
 use crate::pg::errors::{convert, is_connection_loss};
-use crate::pg::link::{as_sent, written, Link, Pending, PendingRows};
+use crate::pg::link::{as_sent, Link, Pending, PendingRows};
 use crate::pg::schema;
 use crate::pg::{Kind, PgJob, Shared};
 use crate::pool::job::{Output, WriteResult};
@@ -70,7 +70,6 @@ pub fn run(shared: &Shared, queue: Receiver<PgJob>) {
         }
         commit(shared, &mut link, batched);
     }
-    shared.writer_up.store(false, Relaxed);
 }
 
 /// The connection, opened (again) when there is none, it broke, or it outlived its lifetime.
@@ -79,14 +78,14 @@ fn connected<'l>(shared: &Shared, link: &'l mut Option<Link>) -> Result<&'l Link
         *link = None;
     }
     if link.is_none() {
-        shared.writer_up.store(false, Relaxed);
         match Link::open(&shared.settings, "writer") {
             Ok(l) => {
                 *link = Some(l);
-                shared.writer_up.store(true, Relaxed);
+                shared.writer_down.store(false, Relaxed);
                 shared.recovered();
             }
             Err(e) => {
+                shared.writer_down.store(true, Relaxed);
                 shared.stats.failed_connections.fetch_add(1, Relaxed);
                 shared.note_outage(&e);
                 return Err(e);
@@ -159,7 +158,6 @@ fn commit(shared: &Shared, link: &mut Option<Link>, mut jobs: Vec<PgJob>) {
             }
             Attempt::Lost { jobs: lost, committing } => {
                 *link = None;
-                shared.writer_up.store(false, Relaxed);
                 shared.stats.failed_connections.fetch_add(1, Relaxed);
                 if committing {
                     let e = Error::ConnectionLost(
@@ -330,7 +328,23 @@ enum Piped {
 /// statements after it, which were not acknowledged, are sent again.
 fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
     let mut outputs: Vec<(PgJob, Output)> = Vec::with_capacity(run.len());
-    let mut left: VecDeque<PgJob> = run.into();
+    // A job whose values PostgreSQL cannot take fails here, before anything of it is sent.
+    let mut left = VecDeque::with_capacity(run.len());
+    let mut run = run.into_iter();
+    while let Some(job) = run.next() {
+        let checked = match &job.kind {
+            Kind::Statement(st) => link.encodable(&st.sql, &st.params),
+            _ => Ok(()),
+        };
+        match checked {
+            Ok(()) => left.push_back(job),
+            Err(Error::ConnectionLost(_)) => {
+                left.push_back(job);
+                return Piped::Lost(left.into_iter().chain(run).collect());
+            }
+            Err(e) => fail(shared, job, e),
+        }
+    }
     while !left.is_empty() {
         let read = {
             let sent: Vec<(String, &[Value])> = left
@@ -449,7 +463,7 @@ fn read_all(link: &Link, wire: Vec<(Pending<'_>, Sent<'_, PendingRows<'_>>, Pend
         }
         let first_error = match (savepoint, statement, release) {
             (Ok(()), Ok((rows, changes)), Ok(())) => {
-                read.results.push(written(&rows, changes));
+                read.results.push(link.written(&rows, changes));
                 continue;
             }
             (Err(e), _, _) | (Ok(()), Err(e), _) | (Ok(()), Ok(_), Err(e)) => e,
