@@ -360,10 +360,9 @@ test(
   'three hosts upserting the same keys in different orders: every call resolves',
   {
     timeout: 300_000,
-    // Fails today: each host's writer holds the rows of a whole group commit in one transaction,
-    // so hosts taking shared keys in different orders deadlock, and PostgreSQL's victim (40P01)
-    // rejects SQLITE_BUSY instead of being retried (src/pg/writer.rs, src/pg/errors.rs).
-    todo: 'deadlocks between hosts reject SQLITE_BUSY (40P01 is not retried)',
+    // Each host's writer holds the rows of a whole group commit in one transaction, so hosts
+    // taking shared keys in different orders deadlock; PostgreSQL's victim (40P01) is rolled
+    // back whole and run again after a pause (src/pg/writer.rs), so no call fails.
   },
   async (t) => {
     if (!haveServer(t)) return
@@ -807,9 +806,9 @@ test('through a real PgBouncer in transaction pooling mode, the whole domain wor
   const program = pgbouncerProgram()
   if (!program) return t.skip('pgbouncer is not installed (apt-get install pgbouncer)')
   const db = freshDatabase(url, 'bouncer')
-  // PgBouncer refuses startup parameters it does not know, and the pool sends `options` (it sets
-  // statement_timeout with it): PgBouncer must be told to ignore it. See the todo test below.
-  const through = await pgbouncer(t, program, db, ['ignore_startup_parameters = options'])
+  // With pgPreparedStatements false the pool sends no startup options (statement_timeout goes
+  // in each transaction), so PgBouncer's default configuration takes it.
+  const through = await pgbouncer(t, program, db)
   const p = new SwarmPersistencePooled(through, { pgPoolSize: 2, pgPreparedStatements: false })
   await roundTrip(p, db)
   // And under load: three connections sharing two server connections, transaction by transaction.
@@ -825,10 +824,9 @@ test('through a real PgBouncer in transaction pooling mode, the whole domain wor
 test(
   "through PgBouncer's default configuration (no ignore_startup_parameters), initialize works",
   {
-    // Fails today: the pool's connections send the startup parameter `options` (-c
-    // statement_timeout=…, src/pg/link.rs), which PgBouncer refuses unless told to ignore it;
-    // initialize rejects INVALID_CONFIG "unsupported startup parameter: options".
-    todo: 'PgBouncer refuses the options startup parameter the pool sends',
+    // The pool's connections used to send the startup parameter `options` (-c
+    // statement_timeout=…), which PgBouncer refuses unless told to ignore it. Behind a pooler
+    // the timeout is set per transaction instead.
   },
   async (t) => {
     if (!haveServer(t)) return

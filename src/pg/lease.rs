@@ -90,7 +90,8 @@ impl PgLease {
         } else {
             // Resolves once the writes queued before it are committed, whatever they met.
             let barrier: crate::store::seam::Work = Box::new(|_| Ok(Output::Done));
-            self.pool.submit(false, Kind::Batched(barrier), Box::new(move |_| done(Ok(Output::Done))));
+            self.pool
+                .submit(false, Kind::Batched(barrier), Box::new(move |_| done(Ok(Output::Done))));
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -75,7 +76,10 @@ impl Settings {
 
 pub struct Link {
     runtime: Runtime,
-    client: Client,
+    /// Dropped by hand, before the runtime, so the connection task can say goodbye.
+    client: ManuallyDrop<Client>,
+    /// The connection task, run to its end when the link is dropped.
+    connection: Option<tokio::task::JoinHandle<()>>,
     statements: RefCell<HashMap<String, Statement>>,
     prepared: bool,
     query_timeout: Duration,
@@ -101,8 +105,13 @@ impl Link {
         let mut server = settings.server.clone();
         server
             .connect_timeout(settings.connect_timeout)
-            .application_name(format!("swarm-persistence {role}"))
-            .options(format!("-c statement_timeout={}", settings.query_timeout.as_millis()));
+            .application_name(format!("swarm-persistence {role}"));
+        if settings.prepared {
+            server.options(format!("-c statement_timeout={}", settings.query_timeout.as_millis()));
+        }
+        // Behind a transaction pooler (PgBouncer refuses startup options, and a session setting
+        // would not follow the next transaction to its server connection) the timeout is set in
+        // each transaction instead: see `per_transaction`.
         let connecting = async { tokio::time::timeout(settings.connect_timeout, server.connect(NoTls)).await };
         let (client, connection) = match runtime.block_on(connecting) {
             Ok(Ok(pair)) => pair,
@@ -125,10 +134,13 @@ impl Link {
         };
         // The connection task reads and writes the socket whenever this thread waits on the
         // runtime; it ends when the client is dropped or the server goes away.
-        runtime.spawn(connection);
+        let connection = runtime.spawn(async move {
+            let _ = connection.await;
+        });
         Ok(Link {
             runtime,
-            client,
+            client: ManuallyDrop::new(client),
+            connection: Some(connection),
             statements: RefCell::default(),
             prepared: settings.prepared,
             query_timeout: settings.query_timeout,
@@ -261,6 +273,12 @@ impl Link {
         self.query_timeout
     }
 
+    /// What starts each transaction behind a transaction pooler: the query timeout, which a
+    /// direct connection gets once at startup instead.
+    pub fn per_transaction(&self) -> Option<String> {
+        (!self.prepared).then(|| format!("SET LOCAL statement_timeout = {}", self.query_timeout.as_millis()))
+    }
+
     /// What a write sent `as_sent` did. `lastInsertRowid` is the connection's, as SQLite's
     /// last_insert_rowid is: the rowid of the last row an INSERT made on it, whatever statement
     /// ran since.
@@ -281,26 +299,34 @@ impl Link {
     }
 }
 
-/// The statement a write sends: an INSERT also returns the new row's `rowid`, which it reports
-/// as SQLite reports last_insert_rowid.
+/// The statement a write sends: an INSERT also returns each row's `rowid` and whether it was
+/// inserted (an upsert that updated was not: `xmax` is 0 only for a row this statement made).
 pub fn as_sent(sql: &str) -> std::borrow::Cow<'_, str> {
     let insert = sql
         .trim_start()
         .get(..6)
         .is_some_and(|w| w.eq_ignore_ascii_case("INSERT"));
     if insert {
-        format!("{sql} RETURNING rowid").into()
+        format!("{sql} RETURNING rowid, (xmax = 0)").into()
     } else {
         sql.into()
     }
 }
 
-/// What a write sent `as_sent` did.
-pub fn written(rows: &[Row], changes: u64) -> WriteResult {
-    WriteResult {
-        changes,
-        last_insert_rowid: rows.last().and_then(|r| r.try_get::<_, i64>(0).ok()).unwrap_or(0),
-        rows: None,
+impl Drop for Link {
+    /// Ends the session properly: with the client gone the connection task sends Terminate and
+    /// closes the socket (a pooler or the server would otherwise log an unexpected EOF).
+    fn drop(&mut self) {
+        // Cached statements hold the client's channel open; they go first.
+        self.statements.borrow_mut().clear();
+        // SAFETY: `client` is dropped exactly once, here, and nothing uses it afterwards: `self`
+        // is being dropped and the fields dropped after this body never touch it.
+        unsafe { ManuallyDrop::drop(&mut self.client) };
+        if let Some(connection) = self.connection.take() {
+            let _ = self
+                .runtime
+                .block_on(async { tokio::time::timeout(Duration::from_millis(250), connection).await });
+        }
     }
 }
 

@@ -43,9 +43,9 @@ impl ToSql for Param<'_> {
             (Value::Real(f), t) if *t == Type::FLOAT8 => f.to_sql(ty, out),
             (Value::Real(f), t) if *t == Type::FLOAT4 => (*f as f32).to_sql(ty, out),
             (Value::Real(f), t) if is_text(t) => f.to_string().to_sql(ty, out),
-            (Value::Text(s), _) if s.contains('\0') => {
-                Err("PostgreSQL text cannot hold the NUL character (U+0000); remove it or store the value as JSON".into())
-            }
+            (Value::Text(s), _) if s.contains('\0') => Err(
+                "PostgreSQL text cannot hold the NUL character (U+0000); remove it or store the value as JSON".into(),
+            ),
             (Value::Text(s), t) if is_text(t) => s.as_str().to_sql(ty, out),
             (Value::Blob(b), t) if *t == Type::BYTEA => b.as_slice().to_sql(ty, out),
             (v, t) => Err(format!("cannot bind {} where PostgreSQL expects {t}", kind(v)).into()),

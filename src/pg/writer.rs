@@ -30,11 +30,25 @@ use crate::store::seam::Session;
 
 /// Groups replayed at most this many times before their jobs reject.
 const MAX_ATTEMPTS: usize = 4;
+/// Groups given up by the server for another transaction are tried this many times at most.
+const MAX_CONTENDED: usize = 32;
+
+/// PostgreSQL's "try again" failures (deadlock detected, serialization failure), which the
+/// error mapping gives SQLite's code for a locked database.
+fn is_contention(e: &Error) -> bool {
+    e.code() == "SQLITE_BUSY"
+}
 
 enum Attempt {
     Committed(Vec<(PgJob, Output)>),
     /// The transaction was rolled back whole; these jobs run again.
     Replay(Vec<PgJob>),
+    /// The server gave the transaction up to let another go first (a deadlock between hosts,
+    /// a serialization failure): rolled back whole, these jobs run again after a pause.
+    Contended {
+        jobs: Vec<PgJob>,
+        why: Error,
+    },
     /// The connection broke; `committing` when the COMMIT was already sent.
     Lost {
         jobs: Vec<PgJob>,
@@ -121,7 +135,12 @@ fn guarded(work: impl FnOnce() -> Result<Output>) -> Result<Output> {
 
 fn commit(shared: &Shared, link: &mut Option<Link>, mut jobs: Vec<PgJob>) {
     let started = Instant::now();
-    for _ in 0..MAX_ATTEMPTS {
+    for job in &jobs {
+        shared.stats.write.wait.record(started.duration_since(job.queued));
+    }
+    let (mut replays, mut contended) = (0, 0);
+    let mut last_contention = None;
+    while replays < MAX_ATTEMPTS && contended < MAX_CONTENDED {
         if jobs.is_empty() {
             return;
         }
@@ -153,10 +172,24 @@ fn commit(shared: &Shared, link: &mut Option<Link>, mut jobs: Vec<PgJob>) {
                 return;
             }
             Attempt::Replay(again) => {
+                replays += 1;
                 shared.stats.replayed.fetch_add(again.len() as u64, Relaxed);
                 jobs = again;
             }
+            Attempt::Contended { jobs: again, why } => {
+                contended += 1;
+                shared.stats.replayed.fetch_add(again.len() as u64, Relaxed);
+                // A pause that grows, and differs between writers, so the other transaction
+                // finishes before this one takes its locks again.
+                let jitter = (started.elapsed().subsec_nanos() % 7) as u64;
+                std::thread::sleep(std::time::Duration::from_millis(
+                    (contended as u64 * 5 + jitter).min(200),
+                ));
+                last_contention = Some(why);
+                jobs = again;
+            }
             Attempt::Lost { jobs: lost, committing } => {
+                replays += 1;
                 *link = None;
                 shared.stats.failed_connections.fetch_add(1, Relaxed);
                 if committing {
@@ -174,9 +207,12 @@ fn commit(shared: &Shared, link: &mut Option<Link>, mut jobs: Vec<PgJob>) {
             }
         }
     }
-    let e = Error::ConnectionLost(format!(
-        "gave up after {MAX_ATTEMPTS} attempts to commit on PostgreSQL; the write did not happen"
-    ));
+    let e = match last_contention {
+        Some(why) if contended >= MAX_CONTENDED => why,
+        _ => Error::ConnectionLost(format!(
+            "gave up after {MAX_ATTEMPTS} attempts to commit on PostgreSQL; the write did not happen"
+        )),
+    };
     for job in jobs {
         shared.settle_write(job, Err(e.clone()));
     }
@@ -241,6 +277,9 @@ fn broken(
 fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
     // Each request on the wire, with the job it was sent for (BEGIN has none).
     let mut pending = vec![(None, link.send("BEGIN"))];
+    if let Some(set) = link.per_transaction() {
+        pending.push((None, link.send_owned(set)));
+    }
     let mut done: Vec<(PgJob, Output)> = Vec::with_capacity(jobs.len());
     let mut rest: VecDeque<PgJob> = jobs.into();
     while let Some(mut job) = rest.pop_front() {
@@ -264,6 +303,9 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
                     return lost(done, unfinished.into_iter(), false);
                 }
                 Piped::Broken(unanswered) => return replay(link, done, unanswered.into_iter().chain(rest)),
+                Piped::Contended(unanswered, why) => {
+                    return contended(link, done, unanswered.into_iter().chain(rest), why)
+                }
             }
             continue;
         }
@@ -288,6 +330,9 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
                 Checked::Broken { owner, why } => {
                     return broken(shared, link, owner, why, done, std::iter::once(job).chain(rest))
                 }
+                Checked::Fine if is_contention(&e) => {
+                    return contended(link, done, std::iter::once(job).chain(rest), e)
+                }
                 Checked::Fine => match link.answer(link.send("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")) {
                     // Undone alone: its failure is its own, whatever happens to the group.
                     Ok(()) => shared.settle_write(job, Err(e)),
@@ -306,10 +351,10 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
     match link.answer(link.send("COMMIT")) {
         Ok(()) => Attempt::Committed(done),
         Err(e) if is_connection_loss(&e) => lost(done, std::iter::empty(), true),
-        Err(_) => {
-            let _ = link.batch("ROLLBACK");
-            Attempt::Replay(done.into_iter().map(|(j, _)| j).collect())
-        }
+        Err(e) => match convert(e, shared.settings.query_timeout) {
+            why if is_contention(&why) => contended(link, done, std::iter::empty(), why),
+            _ => replay(link, done, std::iter::empty()),
+        },
     }
 }
 
@@ -320,6 +365,8 @@ enum Piped {
     Lost(Vec<PgJob>),
     /// A savepoint could not be rolled back to: the transaction runs again.
     Broken(Vec<PgJob>),
+    /// The server gave the transaction up for another: it runs again after a pause.
+    Contended(Vec<PgJob>, Error),
 }
 
 /// Sends every statement of `run`, each between its own SAVEPOINT and RELEASE, without waiting,
@@ -376,6 +423,9 @@ fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
         match read.failure {
             Failure::None => {}
             Failure::Lost => return Piped::Lost(unanswered(outputs, left)),
+            Failure::At(_, error) if is_contention(&error) => {
+                return Piped::Contended(unanswered(outputs, left), error)
+            }
             Failure::At(index, error) => {
                 debug_assert_eq!(failed_at, Some(index));
                 let undo = format!("ROLLBACK TO SAVEPOINT s{index}; RELEASE SAVEPOINT s{index}");
@@ -484,4 +534,12 @@ fn lost(done: Vec<(PgJob, Output)>, unfinished: impl Iterator<Item = PgJob>, com
 fn replay(link: &Link, done: Vec<(PgJob, Output)>, unfinished: impl Iterator<Item = PgJob>) -> Attempt {
     let _ = link.batch("ROLLBACK");
     Attempt::Replay(done.into_iter().map(|(j, _)| j).chain(unfinished).collect())
+}
+
+fn contended(link: &Link, done: Vec<(PgJob, Output)>, unfinished: impl Iterator<Item = PgJob>, why: Error) -> Attempt {
+    let _ = link.batch("ROLLBACK");
+    Attempt::Contended {
+        jobs: done.into_iter().map(|(j, _)| j).chain(unfinished).collect(),
+        why,
+    }
 }
