@@ -3,6 +3,8 @@
 //! SQLite's tables have an implicit one: inserts report it as `lastInsertRowid`, the domain orders
 //! by it, and `SELECT *` leaves it out. Text stays text (JSON byte for byte, timestamps in
 //! SQLite's formats); `events.id` is an identity column as SQLite's INTEGER PRIMARY KEY is.
+//! `tasks.execution_time_ms` is a double: callers pass `performance.now()` arithmetic, which
+//! SQLite keeps as a real in its INTEGER column.
 //!
 //! Migrations run under a transaction-scoped advisory lock, so processes starting together
 //! migrate one after another and the later ones find the schema current.
@@ -32,7 +34,7 @@ CREATE TABLE IF NOT EXISTS agents (
 CREATE TABLE IF NOT EXISTS tasks (
   id TEXT PRIMARY KEY, swarm_id TEXT REFERENCES swarms(id), description TEXT,
   priority TEXT DEFAULT 'medium', status TEXT DEFAULT 'pending', assigned_agents TEXT, result TEXT,
-  error TEXT, created_at TEXT {now}, completed_at TEXT, execution_time_ms BIGINT, {rowid}
+  error TEXT, created_at TEXT {now}, completed_at TEXT, execution_time_ms DOUBLE PRECISION, {rowid}
 );
 CREATE TABLE IF NOT EXISTS task_results (
   id TEXT PRIMARY KEY, task_id TEXT NOT NULL REFERENCES tasks(id),

@@ -33,7 +33,14 @@ impl Store {
 
     pub fn get_active_swarms(&self, done: Completion) {
         self.read(
-            Box::new(|conn| query(conn, "SELECT * FROM swarms WHERE status = 'active'", &[], SWARMS)),
+            Box::new(|conn| {
+                query(
+                    conn,
+                    "SELECT * FROM swarms WHERE status = 'active' ORDER BY rowid",
+                    &[],
+                    SWARMS,
+                )
+            }),
             done,
         );
     }
@@ -68,15 +75,21 @@ impl Store {
         );
     }
 
-    /// Agents of a swarm; `status` None means all.
+    /// Agents of a swarm in the order they were created; `status` None means all. (The order is
+    /// said, not left to the engine: PostgreSQL's heap order changes as rows are updated.)
     pub fn get_swarm_agents(&self, swarm_id: String, status: Option<String>, done: Completion) {
         self.read(
             Box::new(move |conn| {
                 let rows = match &status {
-                    None => query(conn, "SELECT * FROM agents WHERE swarm_id = ?", &[&swarm_id], AGENTS)?,
+                    None => query(
+                        conn,
+                        "SELECT * FROM agents WHERE swarm_id = ? ORDER BY rowid",
+                        &[&swarm_id],
+                        AGENTS,
+                    )?,
                     Some(s) => query(
                         conn,
-                        "SELECT * FROM agents WHERE swarm_id = ? AND status = ?",
+                        "SELECT * FROM agents WHERE swarm_id = ? AND status = ? ORDER BY rowid",
                         &[&swarm_id, s],
                         AGENTS,
                     )?,
@@ -120,10 +133,15 @@ impl Store {
         self.read(
             Box::new(move |conn| {
                 let rows = match &status {
-                    None => query(conn, "SELECT * FROM tasks WHERE swarm_id = ?", &[&swarm_id], TASKS)?,
+                    None => query(
+                        conn,
+                        "SELECT * FROM tasks WHERE swarm_id = ? ORDER BY rowid",
+                        &[&swarm_id],
+                        TASKS,
+                    )?,
                     Some(s) => query(
                         conn,
-                        "SELECT * FROM tasks WHERE swarm_id = ? AND status = ?",
+                        "SELECT * FROM tasks WHERE swarm_id = ? AND status = ? ORDER BY rowid",
                         &[&swarm_id, s],
                         TASKS,
                     )?,
