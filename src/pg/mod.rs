@@ -24,7 +24,9 @@ use crossbeam_channel::{unbounded, Sender};
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Output};
-use crate::pool::snapshot::{BackupSnapshot, LaneSnapshot, PoolSnapshot, WalSnapshot, WriteHealth};
+use crate::pool::snapshot::{
+    BackupSnapshot, LaneSnapshot, PoolSnapshot, WalSnapshot, WriteHealth, WRITE_FAILURES_UNHEALTHY,
+};
 use crate::pool::stats::Stats;
 use crate::store::seam::{Dialect, Statement, Storage, Work};
 use link::Settings;
@@ -222,22 +224,20 @@ impl PgPool {
         self.closed.store(true, Relaxed);
         self.lanes.lock().unwrap_or_else(|p| p.into_inner()).take();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        let joined = std::thread::Builder::new().name("sp-pg-close".into()).spawn(move || {
+        // The joiner owns `done`; if it cannot start, the lanes still end by themselves once
+        // their queues drain, and the dropped completion settles the close (POOL_CLOSED).
+        let _ = std::thread::Builder::new().name("sp-pg-close".into()).spawn(move || {
             for t in threads {
                 let _ = t.join();
             }
             done(Ok(Output::Done))
         });
-        if let Err(e) = joined {
-            // No thread to wait on: the lanes still end by themselves once their queues drain.
-            let _ = e;
-        }
     }
 
     pub fn snapshot(&self) -> PoolSnapshot {
         let s = &self.shared;
         let closed = self.is_closed();
-        let writes_failing = s.stats.write_failure_streak.load(Relaxed) >= 3;
+        let writes_failing = s.stats.write_failure_streak.load(Relaxed) >= WRITE_FAILURES_UNHEALTHY;
         let outage = s.outage.lock().map(|o| o.clone()).unwrap_or(None);
         PoolSnapshot {
             closed,

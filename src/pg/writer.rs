@@ -410,11 +410,6 @@ fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
             }
             read_all(link, wire)
         };
-        let failed_at = match read.failure {
-            Failure::Lost => None,
-            Failure::None => None,
-            Failure::At(i, _) => Some(i),
-        };
         for result in read.results {
             if let Some(job) = left.pop_front() {
                 acknowledge(shared, job, result, &mut outputs);
@@ -427,7 +422,6 @@ fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
                 return Piped::Contended(unanswered(outputs, left), error)
             }
             Failure::At(index, error) => {
-                debug_assert_eq!(failed_at, Some(index));
                 let undo = format!("ROLLBACK TO SAVEPOINT s{index}; RELEASE SAVEPOINT s{index}");
                 match link.answer(link.send_owned(undo)) {
                     // Undone alone: its failure is its own; the ones after it go out again.

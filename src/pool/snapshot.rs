@@ -149,7 +149,7 @@ impl PoolSnapshot {
 }
 
 /// Consecutive commits failing for environment reasons before the pool reports itself unhealthy.
-const WRITE_FAILURES_UNHEALTHY: u64 = 2;
+pub(crate) const WRITE_FAILURES_UNHEALTHY: u64 = 2;
 
 impl Pool {
     /// Writes failed for reasons of the environment on consecutive commits (disk full, read-only
