@@ -11,14 +11,13 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { appendFileSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { addon, dbPath, rejectsWith, require } from './helpers.mjs'
 
 const { SwarmPersistencePooled } = addon
-const { findBinDir, start, stop } = require('../bin/pg-cluster.js')
+const { findBinDir, freePort, start, stop } = require('../bin/pg-cluster.js')
 const url = process.env.POOL_TEST_PG_URL
 const addonPath = require.resolve('../lib/index.js')
 const asRoot = process.getuid?.() === 0
@@ -113,17 +112,6 @@ async function until(what, check, limitMs = 60_000) {
     if (Date.now() > deadline) assert.fail(`gave up after ${limitMs} ms waiting for ${what}`)
     await sleep(25)
   }
-}
-
-/** A TCP port free on loopback right now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -154,4 +154,4 @@ function stop(cluster) {
   rmSync(cluster.dir, { recursive: true, force: true })
 }
 
-module.exports = { findBinDir, start, stop, DATABASE }
+module.exports = { findBinDir, freePort, start, stop, DATABASE }

@@ -5,7 +5,8 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
-const V1: &str = "
+const V1: &str = concat!(
+    "
 CREATE TABLE IF NOT EXISTS swarms (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -90,6 +91,16 @@ CREATE TABLE IF NOT EXISTS events (
   event_data TEXT,
   timestamp DATETIME DEFAULT CURRENT_TIMESTAMP
 );
+",
+    v1_indexes!()
+);
+
+/// Version 1's indexes, the same SQL on every engine (PostgreSQL's schema uses them too).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! v1_indexes {
+    () => {
+        "
 CREATE INDEX IF NOT EXISTS idx_agents_swarm ON agents(swarm_id);
 CREATE INDEX IF NOT EXISTS idx_tasks_swarm ON tasks(swarm_id);
 CREATE INDEX IF NOT EXISTS idx_task_results_task ON task_results(task_id);
@@ -98,11 +109,14 @@ CREATE INDEX IF NOT EXISTS idx_agent_memory_agent ON agent_memory(agent_id);
 CREATE INDEX IF NOT EXISTS idx_metrics_entity ON metrics(entity_type, entity_id);
 CREATE INDEX IF NOT EXISTS idx_events_swarm ON events(swarm_id);
 CREATE INDEX IF NOT EXISTS idx_events_timestamp ON events(timestamp);
-";
+    "
+    };
+}
+pub use v1_indexes;
 
 /// Version 2: indexes for the queries this library runs (metric lookups by name, newest first;
-/// events of a swarm, newest first; neural networks by agent).
-const V2: &str = "
+/// events of a swarm, newest first; neural networks by agent). The same SQL on every engine.
+pub const V2: &str = "
 CREATE INDEX IF NOT EXISTS idx_metrics_entity_name_time ON metrics(entity_type, entity_id, metric_name, timestamp);
 CREATE INDEX IF NOT EXISTS idx_events_swarm_time ON events(swarm_id, timestamp);
 CREATE INDEX IF NOT EXISTS idx_neural_networks_agent ON neural_networks(agent_id);
