@@ -874,3 +874,31 @@ test("PostgreSQL rejects with SQLite's codes for the same calls; backup and an u
   assert.equal(unreachable.isHealthy(), false)
   await unreachable.close()
 })
+
+// ---------------------------------------------------------------------------------------------
+// 7. What the payloads say about the server
+
+test('pool_health carries the server’s state: the URL without its password, open connections, outages', async (t) => {
+  if (!haveServer(t)) return
+  const db = new URL(freshDatabase(url, 'payload'))
+  db.password = 'not-shown' // trust authentication ignores it; the payload must not repeat it
+  const p = new SwarmPersistencePooled(db.toString(), { pgPoolSize: 2 })
+  await p.createSwarm({ id: 's1', name: 'A', topology: 'mesh', maxAgents: 1 })
+  await p.getActiveSwarms()
+  const { server, healthy, pool_status: status } = p.poolHealth()
+  assert.equal(healthy, true)
+  assert.equal(server.backend, 'postgres')
+  assert.ok(!server.url.includes('not-shown') && server.url.includes(':***@'), server.url)
+  assert.ok(server.connections_open >= 2, `writer and a reader: ${server.connections_open}`)
+  assert.equal(server.writer_connected, true)
+  assert.equal(server.outage, null)
+  assert.equal(status.total_connections, 3)
+  assert.equal(status.available_readers, 2)
+  assert.match(p.metrics(), /swarm_pool_healthy 1/)
+  await p.close()
+  assert.equal(p.poolHealth().healthy, false)
+  // An unreachable server: the outage is named, and nothing is open.
+  const down = new SwarmPersistencePooled('postgres://postgres@127.0.0.1:1/none', { pgConnectTimeout: 500 })
+  await rejectsWith(down.initialize(), 'CONNECTION_LOST')
+  await down.close()
+})

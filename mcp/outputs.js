@@ -78,9 +78,14 @@ const POOL_HEALTH = record(
     // Absent before the pool is open and after it closed.
     wal: WAL,
     writes: WRITE_HEALTH,
+    // PostgreSQL only.
+    server: record({
+      backend: STRING, url: STRING, connections_open: INTEGER, writer_connected: BOOLEAN,
+      failed_connections: INTEGER, outage: TEXT,
+    }),
     timestamp: STRING,
   },
-  ['wal', 'writes'],
+  ['wal', 'writes', 'server'],
 )
 
 const POOL_STATS = record({

@@ -169,7 +169,20 @@ export interface PoolHealthPayload {
   last_health_check: string | null
   wal?: WalStatus
   writes?: WriteHealth
+  /** PostgreSQL only: the server and the state of the links to it. */
+  server?: ServerStatus
   timestamp: string
+}
+
+export interface ServerStatus {
+  backend: 'postgres'
+  /** The URL without its password. */
+  url: string
+  connections_open: number
+  writer_connected: boolean
+  failed_connections: number
+  /** The last connection failure while it lasts (`CONNECTION_LOST: …`), else null. */
+  outage: string | null
 }
 
 export interface PoolStatsPayload {

@@ -64,7 +64,7 @@ pub fn pool_health(snapshot: Option<&PoolSnapshot>) -> Json {
             "timestamp": iso8601(unix_ms()),
         });
     };
-    json!({
+    let mut payload = json!({
         "healthy": s.healthy,
         "pool_status": {
             "total_connections": s.total_connections(),
@@ -82,7 +82,21 @@ pub fn pool_health(snapshot: Option<&PoolSnapshot>) -> Json {
             "replayed": s.writes.replayed,
         },
         "timestamp": iso8601(unix_ms()),
-    })
+    });
+    if let (Some(server), Json::Object(map)) = (&s.server, &mut payload) {
+        map.insert(
+            "server".into(),
+            json!({
+                "backend": "postgres",
+                "url": server.server,
+                "connections_open": server.connections_open,
+                "writer_connected": server.writer_connected,
+                "failed_connections": s.failed_connections,
+                "outage": server.outage,
+            }),
+        );
+    }
+    payload
 }
 
 /// The `pool_stats` MCP payload.

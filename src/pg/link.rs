@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -33,6 +35,8 @@ pub struct Settings {
     pub max_lifetime: Duration,
     pub prepared: bool,
     pub query_timeout: Duration,
+    /// Connections open now, over every link made from these settings (the pool's payloads).
+    pub open: Arc<AtomicUsize>,
 }
 
 /// `postgres://` or `postgresql://`: the database is on a PostgreSQL server.
@@ -70,6 +74,7 @@ impl Settings {
             max_lifetime: config.pg_max_lifetime,
             prepared: config.pg_prepared_statements,
             query_timeout: config.query_timeout,
+            open: Arc::default(),
         })
     }
 }
@@ -86,6 +91,7 @@ pub struct Link {
     opened: Instant,
     max_lifetime: Duration,
     last_rowid: std::cell::Cell<i64>,
+    open: Arc<AtomicUsize>,
 }
 
 /// A statement already on the wire whose rows and count of changed rows are read later.
@@ -147,6 +153,10 @@ impl Link {
             opened: Instant::now(),
             max_lifetime: settings.max_lifetime,
             last_rowid: std::cell::Cell::new(0),
+            open: {
+                settings.open.fetch_add(1, Ordering::Relaxed);
+                Arc::clone(&settings.open)
+            },
         })
     }
 
@@ -317,6 +327,7 @@ impl Drop for Link {
     /// Ends the session properly: with the client gone the connection task sends Terminate and
     /// closes the socket (a pooler or the server would otherwise log an unexpected EOF).
     fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
         // Cached statements hold the client's channel open; they go first.
         self.statements.borrow_mut().clear();
         // SAFETY: `client` is dropped exactly once, here, and nothing uses it afterwards: `self`

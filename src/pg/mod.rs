@@ -25,7 +25,7 @@ use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Output};
 use crate::pool::snapshot::{
-    BackupSnapshot, LaneSnapshot, PoolSnapshot, WalSnapshot, WriteHealth, WRITE_FAILURES_UNHEALTHY,
+    BackupSnapshot, LaneSnapshot, PoolSnapshot, ServerState, WalSnapshot, WriteHealth, WRITE_FAILURES_UNHEALTHY,
 };
 use crate::pool::stats::Stats;
 use crate::store::seam::{Dialect, Statement, Storage, Work};
@@ -51,6 +51,8 @@ pub struct PgJob {
 /// What the lanes share: settings, counters, connection state.
 pub struct Shared {
     pub settings: Settings,
+    /// The server's URL without its password.
+    pub url: String,
     pub config: PoolConfig,
     pub stats: Stats,
     /// The writer's last attempt to connect failed.
@@ -145,6 +147,7 @@ impl PgPool {
         let settings = Settings::new(url, &config)?;
         let shared = Arc::new(Shared {
             settings,
+            url: link::redacted(url.trim()),
             config: config.clone(),
             stats: Stats::default(),
             writer_down: AtomicBool::new(false),
@@ -273,7 +276,7 @@ impl PgPool {
             writes: WriteHealth {
                 failing: writes_failing || outage.is_some(),
                 consecutive_failures: s.stats.write_failure_streak.load(Relaxed),
-                last_failure: outage.or_else(|| s.stats.last_write_failure()),
+                last_failure: outage.clone().or_else(|| s.stats.last_write_failure()),
                 replayed: s.stats.replayed.load(Relaxed),
             },
             backups: BackupSnapshot {
@@ -283,6 +286,12 @@ impl PgPool {
                 last: None,
                 last_error: None,
             },
+            server: Some(ServerState {
+                server: s.url.clone(),
+                connections_open: s.settings.open.load(Relaxed),
+                writer_connected: !s.writer_down.load(Relaxed),
+                outage,
+            }),
         }
     }
 }

@@ -72,6 +72,19 @@ pub struct BackupSnapshot {
     pub last_error: Option<String>,
 }
 
+/// A database server's side of the picture (PostgreSQL): where it is and how the links to it are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerState {
+    /// The URL without its password.
+    pub server: String,
+    /// Connections open now (writer and readers).
+    pub connections_open: usize,
+    /// Whether the writer's last attempt to connect succeeded.
+    pub writer_connected: bool,
+    /// The last connection failure, while it lasts.
+    pub outage: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolSnapshot {
     /// Seen by a user whose lease was released, or after the pool closed: connections and
@@ -97,6 +110,8 @@ pub struct PoolSnapshot {
     pub wal: WalSnapshot,
     pub writes: WriteHealth,
     pub backups: BackupSnapshot,
+    /// Present for a server backend.
+    pub server: Option<ServerState>,
 }
 
 impl PoolSnapshot {
@@ -205,6 +220,7 @@ impl Pool {
                 replayed: s.replayed.load(Relaxed),
             },
             backups: backups.snapshot(config.enable_backup),
+            server: None,
         }
     }
 }
