@@ -343,7 +343,7 @@ impl Drop for Link {
 
 /// Rows as the SQLite backend shapes them. `rowid` is SQLite's hidden column, an explicit
 /// identity column on PostgreSQL: `SELECT *` leaves it out, as SQLite's does.
-fn row_set(rows: &[Row]) -> Result<RowSet> {
+pub fn row_set(rows: &[Row]) -> Result<RowSet> {
     let Some(first) = rows.first() else {
         return Ok(RowSet::default());
     };

@@ -28,7 +28,7 @@ use crate::pool::snapshot::{
     BackupSnapshot, LaneSnapshot, PoolSnapshot, ServerState, WalSnapshot, WriteHealth, WRITE_FAILURES_UNHEALTHY,
 };
 use crate::pool::stats::Stats;
-use crate::store::seam::{Dialect, Statement, Storage, Work};
+use crate::store::seam::{Dialect, Query, Statement, Storage, Work};
 use link::Settings;
 
 pub enum Kind {
@@ -36,6 +36,8 @@ pub enum Kind {
     Batched(Work),
     /// One statement known in advance: pipelined with the others of its group.
     Statement(Statement),
+    /// One query known in advance: pipelined with the others a reader takes.
+    Query(Query),
     /// Work outside any transaction.
     Alone(Work),
     /// Creates or migrates the schema.
@@ -315,6 +317,10 @@ impl Storage for PgPool {
 
     fn read(&self, work: Work, done: Completion) {
         self.submit(true, Kind::Batched(work), done);
+    }
+
+    fn read_query(&self, query: Query, done: Completion) {
+        self.submit(true, Kind::Query(query), done);
     }
 
     fn migrate(&self, done: Completion) {

@@ -1,6 +1,8 @@
 //! The reader lane on PostgreSQL: `POOL_PG_POOL_SIZE` threads, each owning one connection, taking
-//! read jobs from one queue. A read that meets a lost connection runs again once on a new one
-//! (reads change nothing); if none can be opened it rejects `CONNECTION_LOST`.
+//! read jobs from one queue. A reader takes what is queued (up to `PIPELINE` jobs) and sends the
+//! queries among them back to back on its connection, then reads the answers in order: one round
+//! trip for the lot. A read that meets a lost connection runs again once on a new one (reads
+//! change nothing); if none can be opened it rejects `CONNECTION_LOST`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
@@ -9,36 +11,61 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
-use crate::pg::link::Link;
+use crate::pg::errors::{convert, is_connection_loss};
+use crate::pg::link::{row_set, Link};
 use crate::pg::{Kind, PgJob, Shared};
 use crate::pool::job::Output;
+use crate::store::seam::Session;
+
+/// Queued reads a reader takes at once.
+const PIPELINE: usize = 32;
+
+/// One reader's connection and whether its last attempt to connect failed (counted in
+/// `readers_down`).
+struct Reader<'s> {
+    shared: &'s Shared,
+    link: Option<Link>,
+    down: bool,
+    role: String,
+}
 
 pub fn run(shared: &Shared, queue: Receiver<PgJob>, index: usize) {
-    let mut link: Option<Link> = None;
-    // Whether this reader's last attempt to connect failed (counted in `readers_down`).
-    let mut down = false;
-    let role = format!("reader {index}");
-    while let Ok(mut job) = queue.recv() {
-        shared.dequeued_read(1);
-        if let Some(late) = shared.too_late(&job) {
-            shared.settle_read(job, Err(late), None);
-            continue;
+    let mut reader = Reader {
+        shared,
+        link: None,
+        down: false,
+        role: format!("reader {index}"),
+    };
+    while let Ok(first) = queue.recv() {
+        let mut taken = vec![first];
+        while taken.len() < PIPELINE {
+            match queue.try_recv() {
+                Ok(job) => taken.push(job),
+                Err(_) => break,
+            }
         }
+        shared.dequeued_read(taken.len());
         let started = Instant::now();
-        shared.stats.read.busy.fetch_add(1, Relaxed);
-        let mut result = read(shared, &mut link, &mut down, &role, &mut job);
-        if matches!(result, Err(Error::ConnectionLost(_))) {
-            result = read(shared, &mut link, &mut down, &role, &mut job);
+        let mut queries = Vec::new();
+        for job in taken {
+            if let Some(late) = shared.too_late(&job) {
+                shared.settle_read(job, Err(late), None);
+            } else if matches!(job.kind, Kind::Query(_)) {
+                queries.push(job);
+            } else {
+                reader.one(job, started);
+            }
         }
-        shared.stats.read.busy.fetch_sub(1, Relaxed);
-        shared.settle_read(job, result, Some(started));
+        reader.pipelined(queries, started);
     }
-    if down {
+    if reader.down {
         shared.readers_down.fetch_sub(1, Relaxed);
     }
 }
 
-fn read(shared: &Shared, link: &mut Option<Link>, down: &mut bool, role: &str, job: &mut PgJob) -> Result<Output> {
+/// The reader's connection, opened (again) when there is none, it broke, or it outlived its
+/// lifetime; `down` says whether its last attempt failed (counted in `readers_down`).
+fn connected<'l>(shared: &Shared, link: &'l mut Option<Link>, down: &mut bool, role: &str) -> Result<&'l Link> {
     if link.as_ref().is_some_and(|l| l.is_closed() || l.expired()) {
         *link = None;
     }
@@ -61,19 +88,120 @@ fn read(shared: &Shared, link: &mut Option<Link>, down: &mut bool, role: &str, j
             }
         }
     }
-    let Some(l) = link.as_ref() else {
-        return Err(Error::Internal("no reader connection".into()));
-    };
-    let Kind::Batched(work) = &mut job.kind else {
-        return Err(Error::Internal("only reads reach a reader".into()));
-    };
-    let result = catch_unwind(AssertUnwindSafe(|| work(l))).unwrap_or_else(|_| {
-        Err(Error::Internal(
-            "a read job panicked; its connection was replaced".into(),
-        ))
-    });
-    if matches!(result, Err(Error::ConnectionLost(_) | Error::Internal(_))) {
-        *link = None;
+    link.as_ref()
+        .ok_or_else(|| Error::Internal("no reader connection".into()))
+}
+
+impl Reader<'_> {
+    /// A read run on its own, retried once on a new connection if the link broke.
+    fn one(&mut self, mut job: PgJob, started: Instant) {
+        self.shared.stats.read.busy.fetch_add(1, Relaxed);
+        let mut result = self.run(&mut job);
+        if matches!(result, Err(Error::ConnectionLost(_))) {
+            result = self.run(&mut job);
+        }
+        self.shared.stats.read.busy.fetch_sub(1, Relaxed);
+        self.shared.settle_read(job, result, Some(started));
     }
-    result
+
+    fn run(&mut self, job: &mut PgJob) -> Result<Output> {
+        let result = {
+            let l = connected(self.shared, &mut self.link, &mut self.down, &self.role)?;
+            // Behind a transaction pooler each read is its own read-only transaction, carrying
+            // the query timeout; BEGIN and COMMIT ride along with the read's own requests.
+            let begin = l
+                .per_transaction()
+                .map(|set| l.send_owned(format!("BEGIN READ ONLY; {set}")));
+            let mut result = catch_unwind(AssertUnwindSafe(|| match &mut job.kind {
+                Kind::Batched(work) => work(l),
+                Kind::Query(q) => (q.shape)(Session::query(l, &q.sql, &q.params)),
+                _ => Err(Error::Internal("only reads reach a reader".into())),
+            }))
+            .unwrap_or_else(|_| {
+                Err(Error::Internal(
+                    "a read job panicked; its connection was replaced".into(),
+                ))
+            });
+            if let Some(begin) = begin {
+                let commit = l.send("COMMIT");
+                let answers = [l.answer(begin), l.answer(commit)];
+                if let (Ok(_), Some(Err(e))) = (&result, answers.into_iter().find(|a| a.is_err())) {
+                    result = Err(convert(e, l.query_timeout()));
+                }
+            }
+            result
+        };
+        if matches!(result, Err(Error::ConnectionLost(_) | Error::Internal(_))) {
+            self.link = None;
+        }
+        result
+    }
+
+    /// Sends every query, then reads the answers in order. Behind a transaction pooler (each
+    /// read its own transaction) they go one by one.
+    fn pipelined(&mut self, queries: Vec<PgJob>, started: Instant) {
+        if queries.len() <= 1 || !self.shared.settings.prepared {
+            for job in queries {
+                self.one(job, started);
+            }
+            return;
+        }
+        let shared = self.shared;
+        let answers: Vec<std::result::Result<_, Option<Error>>> = {
+            let l = match connected(shared, &mut self.link, &mut self.down, &self.role) {
+                Ok(l) => l,
+                Err(e) => {
+                    for job in queries {
+                        shared.settle_read(job, Err(e.clone()), Some(started));
+                    }
+                    return;
+                }
+            };
+            shared.stats.read.busy.fetch_add(queries.len(), Relaxed);
+            let timeout = l.query_timeout();
+            let sent: Vec<_> = queries
+                .iter()
+                .map(|job| match &job.kind {
+                    Kind::Query(q) => l.start(&q.sql, &q.params),
+                    _ => Err(Error::Internal("only queries are pipelined".into())),
+                })
+                .collect();
+            let answers = sent
+                .into_iter()
+                .map(|pending| match pending {
+                    Ok(p) => l
+                        .finish(p)
+                        .map_err(|e| (!is_connection_loss(&e)).then(|| convert(e, timeout)))
+                        .and_then(|(rows, _)| row_set(&rows).map_err(Some)),
+                    Err(Error::ConnectionLost(_)) => Err(None),
+                    Err(e) => Err(Some(e)),
+                })
+                .collect();
+            shared.stats.read.busy.fetch_sub(queries.len(), Relaxed);
+            answers
+        };
+        let mut lost = Vec::new();
+        for (mut job, answer) in queries.into_iter().zip(answers) {
+            let rows = match answer {
+                Err(None) => {
+                    lost.push(job);
+                    continue;
+                }
+                Err(Some(e)) => Err(e),
+                Ok(rows) => Ok(rows),
+            };
+            let result = match &mut job.kind {
+                Kind::Query(q) => (q.shape)(rows),
+                _ => Err(Error::Internal("only queries are pipelined".into())),
+            };
+            shared.settle_read(job, result, Some(started));
+        }
+        if !lost.is_empty() {
+            // The link broke under them: each runs again, alone, on a new connection.
+            self.link = None;
+            for job in lost {
+                self.one(job, started);
+            }
+        }
+    }
 }

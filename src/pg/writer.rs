@@ -117,6 +117,7 @@ fn alone(shared: &Shared, link: &mut Option<Link>, mut job: PgJob) {
         Kind::Migrate => schema::migrate(l).map(|v| Output::Json(v.into())),
         Kind::Alone(work) | Kind::Batched(work) => guarded(|| work(l)),
         Kind::Statement(st) => (st.finish)(Session::execute(l, &st.sql, &st.params)),
+        Kind::Query(_) => Err(Error::Internal("a read reached the writer".into())),
     });
     if matches!(result, Err(Error::ConnectionLost(_))) {
         *link = None;

@@ -3,7 +3,7 @@
 
 use crate::clock::{iso8601, unix_ms};
 use crate::pool::job::Completion;
-use crate::store::rows::{first, missing_parent, query, write_json};
+use crate::store::rows::{missing_parent, write_json};
 use crate::store::tables::MEMORY;
 use crate::store::{unique_id, Store};
 
@@ -43,29 +43,19 @@ impl Store {
     }
 
     pub fn get_memory(&self, agent_id: String, key: String, done: Completion) {
-        self.read(
-            Box::new(move |conn| {
-                let sql = format!(
-                    "SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {}",
-                    conn.dialect().memory_live()
-                );
-                query(conn, &sql, &[&agent_id, &key], MEMORY).map(first)
-            }),
-            done,
+        let sql = format!(
+            "SELECT * FROM agent_memory WHERE agent_id = ? AND key = ? AND {}",
+            self.storage.dialect().memory_live()
         );
+        self.read_one(sql, &[&agent_id, &key], MEMORY, true, done);
     }
 
     pub fn get_all_memory(&self, agent_id: String, done: Completion) {
-        self.read(
-            Box::new(move |conn| {
-                let sql = format!(
-                    "SELECT * FROM agent_memory WHERE agent_id = ? AND {} ORDER BY updated_at DESC, rowid DESC",
-                    conn.dialect().memory_live()
-                );
-                query(conn, &sql, &[&agent_id], MEMORY)
-            }),
-            done,
+        let sql = format!(
+            "SELECT * FROM agent_memory WHERE agent_id = ? AND {} ORDER BY updated_at DESC, rowid DESC",
+            self.storage.dialect().memory_live()
         );
+        self.read_one(sql, &[&agent_id], MEMORY, false, done);
     }
 
     pub fn delete_memory(&self, agent_id: String, key: String, done: Completion) {

@@ -19,8 +19,8 @@ use serde_json::Value as Json;
 
 use crate::error::Result;
 use crate::pool::job::{Completion, Output, WriteResult};
-use crate::sqlite::Records;
-use seam::{Session, Statement, Storage};
+use crate::sqlite::{JsonColumns, Records};
+use seam::{Query, Statement, Storage};
 
 /// Operation counts and the true mean duration (sum / count, not a running halving).
 #[derive(Debug, Default)]
@@ -51,8 +51,6 @@ pub struct Store {
     pub storage: Arc<dyn Storage>,
     pub ops: Arc<OpStats>,
 }
-
-type Work<T> = Box<dyn FnMut(&dyn Session) -> Result<T> + Send>;
 
 impl Store {
     pub fn new(storage: Arc<dyn Storage>, ops: Arc<OpStats>) -> Store {
@@ -100,9 +98,28 @@ impl Store {
         }
     }
 
-    fn read(&self, mut work: Work<Records>, done: Completion) {
-        self.storage
-            .read(Box::new(move |s| work(s).map(Output::Records)), self.track(done));
+    /// A read of one query: its rows as records with JSON columns `json`, all of them or (with
+    /// `first`) the first or null.
+    fn read_one(&self, sql: String, params: &[&dyn rusqlite::ToSql], json: JsonColumns, first: bool, done: Completion) {
+        let done = self.track(done);
+        match rows::values(params) {
+            Err(e) => done(Err(e)),
+            Ok(params) => self.storage.read_query(
+                Query {
+                    sql,
+                    params,
+                    shape: Box::new(move |result| {
+                        let records = Records {
+                            rows: result?,
+                            json,
+                            first: false,
+                        };
+                        Ok(Output::Records(if first { rows::first(records) } else { records }))
+                    }),
+                },
+                done,
+            ),
+        }
     }
 
     /// A consistent copy of the database at `dest`.

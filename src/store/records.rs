@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::pool::job::{Completion, Output};
 use crate::store::inputs::{NewNetwork, Update};
-use crate::store::rows::{self, execute, missing_parent, query, write_json};
+use crate::store::rows::{self, execute, missing_parent, write_json};
 use crate::store::tables::{EVENTS, METRICS, NETWORKS};
 use crate::store::{unique_id, Store};
 
@@ -45,17 +45,8 @@ impl Store {
     }
 
     pub fn get_agent_neural_networks(&self, agent_id: String, done: Completion) {
-        self.read(
-            Box::new(move |conn| {
-                query(
-                    conn,
-                    "SELECT * FROM neural_networks WHERE agent_id = ? ORDER BY rowid",
-                    &[&agent_id],
-                    NETWORKS,
-                )
-            }),
-            done,
-        );
+        let sql = "SELECT * FROM neural_networks WHERE agent_id = ? ORDER BY rowid";
+        self.read_one(sql.into(), &[&agent_id], NETWORKS, false, done);
     }
 
     pub fn record_metric(
@@ -80,27 +71,17 @@ impl Store {
     }
 
     pub fn get_metrics(&self, entity_type: String, entity_id: String, name: Option<String>, done: Completion) {
-        self.read(
-            Box::new(move |conn| {
-                let rows = match &name {
-                    None => query(
-                        conn,
-                        "SELECT * FROM metrics WHERE entity_type = ? AND entity_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT 100",
-                        &[&entity_type, &entity_id],
-                        METRICS,
-                    )?,
-                    Some(n) => query(
-                        conn,
-                        "SELECT * FROM metrics WHERE entity_type = ? AND entity_id = ? AND metric_name = ?
-                         ORDER BY timestamp DESC, rowid DESC LIMIT 100",
-                        &[&entity_type, &entity_id, n],
-                        METRICS,
-                    )?,
-                };
-                Ok(rows)
-            }),
-            done,
-        );
+        match &name {
+            None => {
+                let sql = "SELECT * FROM metrics WHERE entity_type = ? AND entity_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT 100";
+                self.read_one(sql.into(), &[&entity_type, &entity_id], METRICS, false, done)
+            }
+            Some(n) => {
+                let sql = "SELECT * FROM metrics WHERE entity_type = ? AND entity_id = ? AND metric_name = ?
+                     ORDER BY timestamp DESC, rowid DESC LIMIT 100";
+                self.read_one(sql.into(), &[&entity_type, &entity_id, n], METRICS, false, done)
+            }
+        }
     }
 
     pub fn log_event(&self, swarm_id: Option<String>, event_type: String, data: Option<String>, done: Completion) {
@@ -113,21 +94,10 @@ impl Store {
     }
 
     pub fn get_swarm_events(&self, swarm_id: String, limit: i64, done: Completion) {
-        self.read(
-            Box::new(move |conn| {
-                query(
-                    conn,
-                    "SELECT * FROM events WHERE swarm_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?",
-                    &[&swarm_id, &limit],
-                    EVENTS,
-                )
-            }),
-            done,
-        );
+        let sql = "SELECT * FROM events WHERE swarm_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?";
+        self.read_one(sql.into(), &[&swarm_id, &limit], EVENTS, false, done);
     }
 
-    /// Deletes expired memory, events older than 7 days and metrics older than 30 days in one
-    /// commit, then VACUUMs (alone, outside any transaction). Answers the counts deleted.
     pub fn cleanup(&self, done: Completion) {
         let storage = Arc::clone(&self.storage);
         let done = self.track(done);

@@ -42,6 +42,17 @@ pub struct Statement {
     pub finish: Finish,
 }
 
+/// Turns one query's rows into the job's output.
+pub type Shape = Box<dyn FnMut(Result<RowSet>) -> Result<Output> + Send>;
+
+/// A read that is one query known in advance, so an engine can send several on one connection
+/// without waiting for each answer (PostgreSQL pipelines them).
+pub struct Query {
+    pub sql: String,
+    pub params: Vec<Value>,
+    pub shape: Shape,
+}
+
 pub trait Storage: Send + Sync {
     /// Runs `work` with the other writes, committed before `done` runs.
     fn write(&self, work: Work, done: Completion);
@@ -53,6 +64,8 @@ pub trait Storage: Send + Sync {
     fn write_alone(&self, work: Work, done: Completion);
     /// Runs read-only `work`.
     fn read(&self, work: Work, done: Completion);
+    /// Runs one read-only query.
+    fn read_query(&self, query: Query, done: Completion);
     /// Creates or migrates the schema.
     fn migrate(&self, done: Completion);
     /// A consistent copy of the database at `dest` (engines that cannot make one refuse).

@@ -10,7 +10,7 @@ use crate::pool::lanes::Lane;
 use crate::pool::Pool;
 use crate::sqlite::{guard, RowSet, Value};
 use crate::store::schema;
-use crate::store::seam::{Dialect, Session, Statement, Storage, Work};
+use crate::store::seam::{Dialect, Query, Session, Statement, Storage, Work};
 
 struct SqliteDialect;
 
@@ -90,6 +90,15 @@ impl Storage for Pool {
 
     fn read(&self, mut work: Work, done: Completion) {
         self.read_with(Lane::Read, Box::new(move |conn| work(conn)), done);
+    }
+
+    fn read_query(&self, query: Query, done: Completion) {
+        let Query { sql, params, mut shape } = query;
+        self.read_with(
+            Lane::Read,
+            Box::new(move |conn| shape(Session::query(conn, &sql, &params))),
+            done,
+        );
     }
 
     fn migrate(&self, done: Completion) {

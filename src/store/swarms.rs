@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::pool::job::Completion;
 use crate::store::inputs::{NewAgent, NewSwarm, NewTask, Update};
-use crate::store::rows::{self, first, missing_parent, query, write_json};
+use crate::store::rows::{self, missing_parent, write_json};
 use crate::store::tables::{AGENTS, SWARMS, TASKS};
 use crate::store::Store;
 
@@ -32,17 +32,8 @@ impl Store {
     }
 
     pub fn get_active_swarms(&self, done: Completion) {
-        self.read(
-            Box::new(|conn| {
-                query(
-                    conn,
-                    "SELECT * FROM swarms WHERE status = 'active' ORDER BY rowid",
-                    &[],
-                    SWARMS,
-                )
-            }),
-            done,
-        );
+        let sql = "SELECT * FROM swarms WHERE status = 'active' ORDER BY rowid";
+        self.read_one(sql.into(), &[], SWARMS, false, done);
     }
 
     pub fn create_agent(&self, a: NewAgent, done: Completion) {
@@ -69,35 +60,22 @@ impl Store {
     }
 
     pub fn get_agent(&self, id: String, done: Completion) {
-        self.read(
-            Box::new(move |conn| query(conn, "SELECT * FROM agents WHERE id = ?", &[&id], AGENTS).map(first)),
-            done,
-        );
+        self.read_one("SELECT * FROM agents WHERE id = ?".into(), &[&id], AGENTS, true, done);
     }
 
     /// Agents of a swarm in the order they were created; `status` None means all. (The order is
     /// said, not left to the engine: PostgreSQL's heap order changes as rows are updated.)
     pub fn get_swarm_agents(&self, swarm_id: String, status: Option<String>, done: Completion) {
-        self.read(
-            Box::new(move |conn| {
-                let rows = match &status {
-                    None => query(
-                        conn,
-                        "SELECT * FROM agents WHERE swarm_id = ? ORDER BY rowid",
-                        &[&swarm_id],
-                        AGENTS,
-                    )?,
-                    Some(s) => query(
-                        conn,
-                        "SELECT * FROM agents WHERE swarm_id = ? AND status = ? ORDER BY rowid",
-                        &[&swarm_id, s],
-                        AGENTS,
-                    )?,
-                };
-                Ok(rows)
-            }),
-            done,
-        );
+        match &status {
+            None => {
+                let sql = "SELECT * FROM agents WHERE swarm_id = ? ORDER BY rowid";
+                self.read_one(sql.into(), &[&swarm_id], AGENTS, false, done)
+            }
+            Some(s) => {
+                let sql = "SELECT * FROM agents WHERE swarm_id = ? AND status = ? ORDER BY rowid";
+                self.read_one(sql.into(), &[&swarm_id, s], AGENTS, false, done)
+            }
+        }
     }
 
     pub fn create_task(&self, t: NewTask, done: Completion) {
@@ -123,32 +101,19 @@ impl Store {
     }
 
     pub fn get_task(&self, id: String, done: Completion) {
-        self.read(
-            Box::new(move |conn| query(conn, "SELECT * FROM tasks WHERE id = ?", &[&id], TASKS).map(first)),
-            done,
-        );
+        self.read_one("SELECT * FROM tasks WHERE id = ?".into(), &[&id], TASKS, true, done);
     }
 
     pub fn get_swarm_tasks(&self, swarm_id: String, status: Option<String>, done: Completion) {
-        self.read(
-            Box::new(move |conn| {
-                let rows = match &status {
-                    None => query(
-                        conn,
-                        "SELECT * FROM tasks WHERE swarm_id = ? ORDER BY rowid",
-                        &[&swarm_id],
-                        TASKS,
-                    )?,
-                    Some(s) => query(
-                        conn,
-                        "SELECT * FROM tasks WHERE swarm_id = ? AND status = ? ORDER BY rowid",
-                        &[&swarm_id, s],
-                        TASKS,
-                    )?,
-                };
-                Ok(rows)
-            }),
-            done,
-        );
+        match &status {
+            None => {
+                let sql = "SELECT * FROM tasks WHERE swarm_id = ? ORDER BY rowid";
+                self.read_one(sql.into(), &[&swarm_id], TASKS, false, done)
+            }
+            Some(s) => {
+                let sql = "SELECT * FROM tasks WHERE swarm_id = ? AND status = ? ORDER BY rowid";
+                self.read_one(sql.into(), &[&swarm_id, s], TASKS, false, done)
+            }
+        }
     }
 }
