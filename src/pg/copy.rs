@@ -253,6 +253,23 @@ fn copy_table(
         names.push_str(", rowid");
     }
     let width = columns.len() + usize::from(keep_rowid);
+    if keep_rowid {
+        // The identities move past the source's rowids (and event ids) before any row arrives,
+        // so writes through the API during or after an interrupted copy never take one of them.
+        let top: Option<i64> = src.query_row(&format!("SELECT max(rowid) FROM {table}"), [], |r| r.get(0))?;
+        if let Some(top) = top {
+            let mut identities = vec!["rowid"];
+            if table == "events" {
+                identities.push("id");
+            }
+            for column in identities {
+                link.query(
+                    &format!("SELECT setval(pg_get_serial_sequence('{table}', '{column}'), GREATEST(?, (SELECT coalesce(max({column}), 0) FROM {table})))::text"),
+                    &[Value::Integer(top)],
+                )?;
+            }
+        }
+    }
     let mut stmt = src.prepare(&format!(
         "SELECT {}, rowid FROM {table} ORDER BY rowid",
         column_list(columns)
@@ -278,7 +295,8 @@ fn copy_table(
         }
         let one = format!("({})", vec!["?"; width].join(", "));
         let tuples = vec![one; batch.len() / width].join(", ");
-        let sql = format!("INSERT INTO {table} ({names}) VALUES {tuples} ON CONFLICT DO NOTHING");
+        // Only a row of the same key is skipped; a clash of rowids is an error, never a row lost.
+        let sql = format!("INSERT INTO {table} ({names}) VALUES {tuples} ON CONFLICT (id) DO NOTHING");
         *copied += link.execute(&sql, batch)?.changes;
         batch.clear();
         Ok(())
@@ -313,17 +331,7 @@ fn copy_table(
     if let Some(progress) = &options.progress {
         progress(table, seen, source_rows);
     }
-    // New rows take rowids (and events ids) after the copied ones.
-    let mut identities = vec!["rowid"];
-    if table == "events" {
-        identities.push("id");
-    }
-    for column in identities {
-        link.query(
-            &format!("SELECT setval(pg_get_serial_sequence('{table}', '{column}'), GREATEST((SELECT max({column}) FROM {table}), 1))::text"),
-            &[],
-        )?;
-    }
+    advance_identities(link, table)?;
     let after = target_rows(link, table, columns)?;
     for hash in after.values() {
         report.target_checksum.add(*hash);
@@ -332,4 +340,25 @@ fn copy_table(
     let differing = sources.iter().filter(|(k, h)| after.get(k) != Some(h)).count() as u64;
     report.wrong = differing.saturating_sub(if options.merge { report.conflicts } else { 0 });
     Ok(report)
+}
+
+/// Moves a table's identities (rowid, and events' id) past the largest value in it, so the next
+/// row the API writes takes the next number, as SQLite's would; an empty table starts at 1.
+fn advance_identities(link: &Link, table: &str) -> Result<()> {
+    let mut identities = vec!["rowid"];
+    if table == "events" {
+        identities.push("id");
+    }
+    for column in identities {
+        link.query(
+            &format!(
+                "SELECT (CASE WHEN max({column}) IS NULL
+                    THEN setval(pg_get_serial_sequence('{table}', '{column}'), 1, false)
+                    ELSE setval(pg_get_serial_sequence('{table}', '{column}'), max({column})) END)::text
+                 FROM {table}"
+            ),
+            &[],
+        )?;
+    }
+    Ok(())
 }

@@ -10,8 +10,41 @@ use tokio_postgres::error::{DbError, SqlState};
 
 use crate::error::Error;
 
+/// Why a request got no result: the server's (or the client's) error, or no answer at all within
+/// the limit (a network that stopped carrying packets without closing the socket).
+#[derive(Debug)]
+pub enum Fault {
+    Pg(tokio_postgres::Error),
+    Stalled(Duration),
+}
+
+impl From<tokio_postgres::Error> for Fault {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Fault::Pg(e)
+    }
+}
+
+/// Whether the fault left the connection unusable (closed, reset, shut down, silent).
+pub fn is_connection_loss(fault: &Fault) -> bool {
+    match fault {
+        Fault::Stalled(_) => true,
+        Fault::Pg(e) => is_pg_loss(e),
+    }
+}
+
+/// The crate's error for a fault (`timeout` is the query timeout in force).
+pub fn convert(fault: Fault, timeout: Duration) -> Error {
+    match fault {
+        Fault::Stalled(limit) => Error::ConnectionLost(format!(
+            "no answer from PostgreSQL within {} ms (queryTimeout and a margin); the connection was dropped and the work did not complete",
+            limit.as_millis()
+        )),
+        Fault::Pg(e) => convert_pg(e, timeout),
+    }
+}
+
 /// Whether the error left the connection unusable (closed, reset, shut down by the server).
-pub fn is_connection_loss(err: &tokio_postgres::Error) -> bool {
+fn is_pg_loss(err: &tokio_postgres::Error) -> bool {
     if err.is_closed() {
         return true;
     }
@@ -57,9 +90,8 @@ fn columns(db: &DbError) -> String {
         .join(", ")
 }
 
-/// The crate's error for a failure of a statement (`timeout` is the query timeout in force).
-pub fn convert(err: tokio_postgres::Error, timeout: Duration) -> Error {
-    if is_connection_loss(&err) {
+fn convert_pg(err: tokio_postgres::Error, timeout: Duration) -> Error {
+    if is_pg_loss(&err) {
         return Error::ConnectionLost(format!(
             "the connection to PostgreSQL was lost ({err}); the work did not run"
         ));
@@ -95,6 +127,14 @@ pub fn convert(err: tokio_postgres::Error, timeout: Duration) -> Error {
         ),
         s if *s == SqlState::CHECK_VIOLATION => sqlite("SQLITE_CONSTRAINT_CHECK", "CHECK constraint failed".into()),
         s if *s == SqlState::QUERY_CANCELED => Error::QueryTimeout { limit: timeout },
+        // A value PostgreSQL cannot take where SQLite would: the caller's input.
+        s if *s == SqlState::PROGRAM_LIMIT_EXCEEDED => Error::invalid(format!(
+            "PostgreSQL cannot store this value: {} (keys and ids over about 2,700 bytes do not fit its indexes)",
+            db.message()
+        )),
+        s if *s == SqlState::DATATYPE_MISMATCH || *s == SqlState::INVALID_TEXT_REPRESENTATION => {
+            Error::invalid(format!("a value of the wrong type for PostgreSQL: {}", db.message()))
+        }
         s if *s == SqlState::T_R_SERIALIZATION_FAILURE || *s == SqlState::T_R_DEADLOCK_DETECTED => {
             sqlite("SQLITE_BUSY", "database is locked".into())
         }
@@ -109,8 +149,11 @@ pub fn convert(err: tokio_postgres::Error, timeout: Duration) -> Error {
     }
 }
 
-/// Whether the error says the transaction had already failed (SQLSTATE 25P02): every statement
-/// after a failed one is refused, and a COMMIT rolls back.
-pub fn is_aborted_transaction(err: &tokio_postgres::Error) -> bool {
-    err.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION)
+/// Whether a cached prepared statement no longer fits the schema (another host changed a
+/// table): the cache is dropped and the statement prepared again.
+pub fn is_stale_plan(fault: &Fault) -> bool {
+    matches!(fault, Fault::Pg(e) if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
+        || e.code() == Some(&SqlState::UNDEFINED_TABLE)
+        || e.code() == Some(&SqlState::UNDEFINED_COLUMN)
+        || e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME))
 }

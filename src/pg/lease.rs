@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::PoolConfig;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::pg::{Kind, PgPool};
+use crate::pg::PgPool;
 use crate::pool::job::{Completion, Output};
 use crate::pool::snapshot::PoolSnapshot;
 use crate::store::seam::Storage;
@@ -37,7 +37,12 @@ pub struct PgLease {
 
 impl PgLease {
     pub fn acquire(url: &str, config: PoolConfig) -> Result<PgLease> {
-        let key = url.trim().to_string();
+        // However the URL is spelled (postgres:// or postgresql://, parameters in any order),
+        // the same server, database, user and settings are one key.
+        let key = match url.trim().parse::<tokio_postgres::Config>() {
+            Ok(parsed) => format!("{parsed:?}"),
+            Err(_) => url.trim().to_string(),
+        };
         with_open(|open| {
             if let Some(entry) = open.get_mut(&key) {
                 if !entry.pool.is_closed() {
@@ -49,7 +54,7 @@ impl PgLease {
                     });
                 }
             }
-            let pool = PgPool::open(&key, config)?;
+            let pool = PgPool::open(url, config)?;
             open.insert(
                 key.clone(),
                 Entry {
@@ -90,8 +95,7 @@ impl PgLease {
         } else {
             // Resolves once the writes queued before it are committed, whatever they met.
             let barrier: crate::store::seam::Work = Box::new(|_| Ok(Output::Done));
-            self.pool
-                .submit(false, Kind::Batched(barrier), Box::new(move |_| done(Ok(Output::Done))));
+            self.pool.barrier(barrier, Box::new(move |_| done(Ok(Output::Done))));
         }
     }
 }

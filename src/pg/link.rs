@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use tokio::runtime::Runtime;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::pg::dialect::POSTGRES;
-use crate::pg::errors::convert;
+use crate::pg::errors::{convert, is_stale_plan, Fault};
 use crate::pg::values::{declared_type, numbered, Cell, Param};
 use crate::pool::job::WriteResult;
 use crate::sqlite::{RowSet, Value};
@@ -38,6 +39,10 @@ pub struct Settings {
     /// Connections open now, over every link made from these settings (the pool's payloads).
     pub open: Arc<AtomicUsize>,
 }
+
+/// How much longer than the query timeout a request may go unanswered before the connection is
+/// taken for lost (the server's statement_timeout answers within the timeout when it can).
+const STALL_MARGIN: Duration = Duration::from_secs(1);
 
 /// `postgres://` or `postgresql://`: the database is on a PostgreSQL server.
 pub fn is_url(path: &str) -> bool {
@@ -92,6 +97,8 @@ pub struct Link {
     max_lifetime: Duration,
     last_rowid: std::cell::Cell<i64>,
     open: Arc<AtomicUsize>,
+    /// A request went unanswered past the stall limit.
+    stalled: std::cell::Cell<bool>,
 }
 
 /// A statement already on the wire whose rows and count of changed rows are read later.
@@ -111,6 +118,8 @@ impl Link {
         let mut server = settings.server.clone();
         server
             .connect_timeout(settings.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(15))
             .application_name(format!("swarm-persistence {role}"));
         if settings.prepared {
             server.options(format!("-c statement_timeout={}", settings.query_timeout.as_millis()));
@@ -123,11 +132,19 @@ impl Link {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) => {
                 return Err(match e.as_db_error() {
-                    // The server answered and refused (authentication, no such database).
-                    Some(db) => Error::config(
-                        "POOL_DB_URL",
-                        format!("PostgreSQL refused the connection: {}", db.message()),
-                    ),
+                    // The server refused who or what was asked for: fix the URL.
+                    Some(db) if db.code().code().starts_with("28") || *db.code() == SqlState::INVALID_CATALOG_NAME => {
+                        Error::config(
+                            "POOL_DB_URL",
+                            format!("PostgreSQL refused the connection: {}", db.message()),
+                        )
+                    }
+                    // Starting up, shutting down, too many clients: it may take us later.
+                    Some(db) => Error::ConnectionLost(format!(
+                        "PostgreSQL cannot take a connection now: {} (SQLSTATE {})",
+                        db.message(),
+                        db.code().code()
+                    )),
                     None => Error::ConnectionLost(format!("cannot connect to PostgreSQL: {e}")),
                 });
             }
@@ -153,6 +170,7 @@ impl Link {
             opened: Instant::now(),
             max_lifetime: settings.max_lifetime,
             last_rowid: std::cell::Cell::new(0),
+            stalled: std::cell::Cell::new(false),
             open: {
                 settings.open.fetch_add(1, Ordering::Relaxed);
                 Arc::clone(&settings.open)
@@ -160,8 +178,9 @@ impl Link {
         })
     }
 
+    /// Closed by the server or the network, or silent past the stall limit: to be replaced.
     pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.client.is_closed() || self.stalled.get()
     }
 
     /// Older than the maximum lifetime: to be replaced before its next job.
@@ -169,8 +188,24 @@ impl Link {
         self.opened.elapsed() >= self.max_lifetime
     }
 
+    /// Waits for `fut`, at most the query timeout and a margin (the server's statement_timeout
+    /// answers first when it can): past it the link is taken for lost.
+    fn bounded<T>(
+        &self,
+        fut: impl Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    ) -> std::result::Result<T, Fault> {
+        let limit = self.query_timeout + STALL_MARGIN;
+        match self.runtime.block_on(async { tokio::time::timeout(limit, fut).await }) {
+            Ok(answer) => answer.map_err(Fault::Pg),
+            Err(_) => {
+                self.stalled.set(true);
+                Err(Fault::Stalled(limit))
+            }
+        }
+    }
+
     fn wait<T>(&self, fut: impl Future<Output = std::result::Result<T, tokio_postgres::Error>>) -> Result<T> {
-        self.runtime.block_on(fut).map_err(|e| convert(e, self.query_timeout))
+        self.bounded(fut).map_err(|e| convert(e, self.query_timeout))
     }
 
     /// Runs statements without parameters, waiting for the answer.
@@ -217,8 +252,8 @@ impl Link {
     }
 
     /// The answer of a request sent earlier.
-    pub fn answer(&self, pending: Pending<'_>) -> std::result::Result<(), tokio_postgres::Error> {
-        self.runtime.block_on(pending)
+    pub fn answer(&self, pending: Pending<'_>) -> std::result::Result<(), Fault> {
+        self.bounded(pending)
     }
 
     fn statement(&self, sql: &str) -> Result<Statement> {
@@ -269,14 +304,28 @@ impl Link {
     }
 
     /// The answer of a statement started earlier.
-    pub fn finish(&self, pending: PendingRows<'_>) -> std::result::Result<(Vec<Row>, u64), tokio_postgres::Error> {
-        self.runtime.block_on(pending)
+    /// A cached plan that no longer fits the schema is forgotten, so the statement is prepared
+    /// again the next time.
+    pub fn finish(&self, pending: PendingRows<'_>) -> std::result::Result<(Vec<Row>, u64), Fault> {
+        let answer = self.bounded(pending);
+        if answer.as_ref().is_err_and(is_stale_plan) {
+            self.statements.borrow_mut().clear();
+        }
+        answer
     }
 
-    /// Runs one statement: its rows and how many rows it changed.
+    /// Runs one statement: its rows and how many rows it changed. A statement whose cached plan
+    /// went stale (another host altered a table) is prepared again and run once more; inside a
+    /// failed transaction that second try fails too, with the transaction's error.
     fn run(&self, sql: &str, params: &[Value]) -> Result<(Vec<Row>, u64)> {
         let pending = self.start(sql, params)?;
-        self.finish(pending).map_err(|e| convert(e, self.query_timeout))
+        match self.finish(pending) {
+            Err(fault) if is_stale_plan(&fault) && self.prepared => {
+                let again = self.start(sql, params)?;
+                self.finish(again).map_err(|e| convert(e, self.query_timeout))
+            }
+            answer => answer.map_err(|e| convert(e, self.query_timeout)),
+        }
     }
 
     pub fn query_timeout(&self) -> Duration {

@@ -187,7 +187,17 @@ impl PgPool {
         }))
     }
 
+    /// Queues `work` on the writer whatever `maxQueue` says: a close waiting for the writes
+    /// queued before it must not be refused for a full queue.
+    pub fn barrier(&self, work: Work, done: Completion) {
+        self.queue(false, Kind::Batched(work), done, false);
+    }
+
     pub fn submit(&self, read: bool, kind: Kind, done: Completion) {
+        self.queue(read, kind, done, true);
+    }
+
+    fn queue(&self, read: bool, kind: Kind, done: Completion, bounded: bool) {
         let job = PgJob {
             kind,
             done,
@@ -208,7 +218,7 @@ impl PgPool {
             (&self.shared.write_queued, "write", &self.shared.stats.write)
         };
         let capacity = self.shared.config.max_queue;
-        if queued.fetch_add(1, Relaxed) >= capacity {
+        if queued.fetch_add(1, Relaxed) >= capacity && bounded {
             queued.fetch_sub(1, Relaxed);
             let e = Error::QueueFull { queue, capacity };
             self.shared.count(lane, &job, &Err(e.clone()));

@@ -82,9 +82,9 @@ pub fn migrate(link: &Link) -> Result<i64> {
                 0
             }
         };
-        if version > CURRENT_VERSION {
+        if !(0..=CURRENT_VERSION).contains(&version) {
             return Err(Error::invalid(format!(
-                "the database schema is version {version}, newer than this library's {CURRENT_VERSION}; upgrade swarm-persistence"
+                "the database schema is version {version}, which this library ({CURRENT_VERSION}) cannot open; a newer version needs a newer swarm-persistence"
             )));
         }
         for (i, sql) in migrations.iter().enumerate().skip(version as usize) {

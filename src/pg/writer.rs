@@ -419,6 +419,7 @@ fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
         match read.failure {
             Failure::None => {}
             Failure::Lost => return Piped::Lost(unanswered(outputs, left)),
+            Failure::Stale => return Piped::Broken(unanswered(outputs, left)),
             Failure::At(_, error) if is_contention(&error) => {
                 return Piped::Contended(unanswered(outputs, left), error)
             }
@@ -470,6 +471,8 @@ enum Failure {
     Lost,
     /// Statement `i` (or its savepoint) failed with this error; nothing after it ran.
     At(usize, Error),
+    /// A statement's cached plan went stale: the transaction runs again with fresh plans.
+    Stale,
 }
 
 struct Read {
@@ -482,8 +485,14 @@ struct Read {
 type Sent<'l, T> = std::result::Result<T, Error>;
 
 /// The crate's error for an answer, `None` when the connection was lost.
-fn refused(e: tokio_postgres::Error, timeout: std::time::Duration) -> Option<Error> {
+fn refused(e: crate::pg::errors::Fault, timeout: std::time::Duration) -> Option<Error> {
     (!is_connection_loss(&e)).then(|| convert(e, timeout))
+}
+
+/// A statement whose cached plan went stale (another host altered a table) failed through no
+/// fault of its own: the group runs again, and the statement is prepared afresh.
+fn stale(e: &crate::pg::errors::Fault) -> bool {
+    crate::pg::errors::is_stale_plan(e)
 }
 
 /// Reads every answer of a pipeline, in order.
@@ -495,12 +504,18 @@ fn read_all(link: &Link, wire: Vec<(Pending<'_>, Sent<'_, PendingRows<'_>>, Pend
     };
     for (i, (savepoint, statement, release)) in wire.into_iter().enumerate() {
         let savepoint = link.answer(savepoint).map_err(|e| refused(e, timeout));
+        let mut went_stale = false;
         let statement = statement
             .map_err(|e| match e {
                 Error::ConnectionLost(_) => None,
                 other => Some(other),
             })
-            .and_then(|pending| link.finish(pending).map_err(|e| refused(e, timeout)));
+            .and_then(|pending| {
+                link.finish(pending).map_err(|e| {
+                    went_stale = stale(&e);
+                    refused(e, timeout)
+                })
+            });
         let release = link.answer(release).map_err(|e| refused(e, timeout));
         if !matches!(read.failure, Failure::None) {
             // What follows a failure only fails (25P02); its answers are read and dropped.
@@ -515,6 +530,7 @@ fn read_all(link: &Link, wire: Vec<(Pending<'_>, Sent<'_, PendingRows<'_>>, Pend
         };
         read.failure = match first_error {
             None => Failure::Lost,
+            Some(_) if went_stale => Failure::Stale,
             Some(e) => Failure::At(i, e),
         };
     }

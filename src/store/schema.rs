@@ -130,9 +130,9 @@ pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 /// transaction, so a failed migration leaves the file as it was.
 pub fn migrate(conn: &Connection) -> Result<i64> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > CURRENT_VERSION {
+    if !(0..=CURRENT_VERSION).contains(&version) {
         return Err(Error::invalid(format!(
-            "the database schema is version {version}, newer than this library's {CURRENT_VERSION}; upgrade swarm-persistence"
+            "the database schema is version {version}, which this library ({CURRENT_VERSION}) cannot open; a newer version needs a newer swarm-persistence"
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
