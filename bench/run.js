@@ -1,152 +1,25 @@
 // Side-by-side benchmark: swarm-persistence vs better-sqlite3 vs node-sqlite3, five workloads,
-// fresh database per library and run, medians of RUNS runs. Writes RESULTS.md and results.svg.
+// fresh database per library and run, medians of RUNS runs. Writes RESULTS.md (all of it but the
+// PostgreSQL section, which pg.js writes) and results.svg.
 'use strict'
 const os = require('node:os')
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs')
 const { join } = require('node:path')
 const { peers } = require('./peers')
-const { LoopMonitor, quantile } = require('../bin/measure')
+const { workloads, summarize, line, table, fmt } = require('./workloads')
+const { writeSqlite } = require('./results-file')
 const { chart } = require('./chart')
 
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 // BENCH_ONLY=W2,W4 runs some workloads (for profiling); RESULTS.md is written only for a full run.
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null
-const N = 10_000
-// Operations of the measured kind run before each measurement, for every library alike, so the
-// figures are not dominated by one-time costs (JIT compilation, caches, first allocations).
-const WARMUP = 1_000
 
-const now = () => performance.now()
-
-/** Issues `count` operations with `inFlight` outstanding at a time, recording each latency. */
-async function drive(count, inFlight, op) {
-  const lat = new Array(count)
-  let next = 0
-  const lane = async () => {
-    while (next < count) {
-      const i = next++
-      const t = now()
-      await op(i)
-      lat[i] = now() - t
-    }
-  }
-  // Start the lanes a chunk per turn of the event loop, as a server receiving requests would.
-  const lanes = []
-  for (let started = 0; started < Math.min(inFlight, count); started++) {
-    if (started > 0 && started % 500 === 0) await new Promise(setImmediate)
-    lanes.push(lane())
-  }
-  await Promise.all(lanes)
-  return lat
-}
-
-function stats(lat, ms) {
-  const sorted = lat.slice().sort((a, b) => a - b)
-  return { ops: lat.length, ops_per_sec: (lat.length * 1000) / ms, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) }
-}
-
-async function measure(fn) {
-  const loop = new LoopMonitor(2)
-  const t = now()
-  const lat = await fn()
-  const ms = now() - t
-  loop.stop()
-  return { ...stats(lat, ms), loop_max_ms: loop.maxDelayMs() }
-}
-
-const ids = (n, prefix = 'a') => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
-const shuffled = (xs) => xs.map((x) => [Math.random(), x]).sort((a, b) => a[0] - b[0]).map(([, x]) => x)
-
-async function seedAgents(lib, n) {
-  await drive(n, 256, (i) => lib.createAgent(`a${i}`))
-}
-
-const WORKLOADS = [
-  {
-    key: 'W1', title: `${N.toLocaleString('en')} concurrent single-row inserts (createAgent)`,
-    async run(lib) {
-      await drive(WARMUP, WARMUP, (i) => lib.createAgent(`warm-${i}`))
-      const r = await measure(() => drive(N, N, (i) => lib.createAgent(`w1-${i}`)))
-      r.check = (await lib.count('agents')) === WARMUP + N ? 'all rows present' : 'ROWS MISSING'
-      return r
-    },
-  },
-  {
-    key: 'W2', title: `${N.toLocaleString('en')} concurrent point reads by primary key (getAgent)`,
-    async run(lib) {
-      await seedAgents(lib, N)
-      const order = shuffled(ids(N))
-      let found = 0
-      await drive(WARMUP, WARMUP, (i) => lib.getAgent(order[i]))
-      const r = await measure(() => drive(N, N, async (i) => { if (await lib.getAgent(order[i])) found++ }))
-      r.check = found === N ? 'all rows found' : `ONLY ${found} FOUND`
-      return r
-    },
-  },
-  {
-    key: 'W3', title: '20,000 ops: 80% point reads / 20% updates, 64 in flight',
-    async run(lib) {
-      await seedAgents(lib, 2_000)
-      await drive(WARMUP, 64, (i) => (i % 5 === 0 ? lib.updateStatus(`a${i}`, 'idle') : lib.getAgent(`a${i}`)))
-      const r = await measure(() => drive(20_000, 64, (i) => {
-        const id = `a${Math.floor(Math.random() * 2_000)}`
-        return i % 5 === 0 ? lib.updateStatus(id, i % 2 ? 'busy' : 'idle') : lib.getAgent(id)
-      }))
-      r.check = 'ok'
-      return r
-    },
-  },
-  {
-    key: 'W4', title: '20 GROUP BY aggregates over 200,000 metric rows while point reads continue',
-    async run(lib) {
-      await seedAgents(lib, 2_000)
-      const rows = Array.from({ length: 200_000 }, (_, i) => [`m${i}`, 'agent', `a${i % 2_000}`, ['cpu', 'mem', 'io', 'net'][i % 4], i % 997])
-      await lib.seedMetrics(rows)
-      // Point reads alone, for one second.
-      let count = 0
-      const stopAt = now() + 1_000
-      const wrap = (lib2) => ({ ...lib2, getAgent: async (id) => { await lib2.getAgent(id); count++ } })
-      const counted = wrap(lib)
-      let t = now()
-      await drive(1e9, 64, async () => { if (now() > stopAt) throw new Error('stop'); await counted.getAgent(`a${Math.floor(Math.random() * 2_000)}`) }).catch(() => {})
-      const alone = (count * 1000) / (now() - t)
-      // The same reads while 20 aggregates run (2 at a time).
-      count = 0
-      let finished = false
-      const loop = new LoopMonitor(2)
-      t = now()
-      const reads = drive(1e9, 64, async () => { if (finished) throw new Error('stop'); await counted.getAgent(`a${Math.floor(Math.random() * 2_000)}`) }).catch(() => {})
-      const aggLat = await drive(20, 2, () => lib.aggregate())
-      finished = true
-      const ms = now() - t
-      await reads
-      loop.stop()
-      const during = (count * 1000) / ms
-      return {
-        ...stats(aggLat, ms),
-        loop_max_ms: loop.maxDelayMs(),
-        reads_alone_per_sec: alone,
-        reads_during_per_sec: during,
-        reads_kept: during / alone,
-        check: `point reads kept ${(100 * during / alone).toFixed(0)}%`,
-      }
-    },
-  },
-  {
-    key: 'W5', title: `${N.toLocaleString('en')} concurrent upserts to one key space (1,000 keys × 10)`,
-    async run(lib) {
-      await seedAgents(lib, 1)
-      await drive(WARMUP, WARMUP, (i) => lib.upsertMemory('a0', `warm${i}`, { i }))
-      const r = await measure(() => drive(N, N, (i) => lib.upsertMemory('a0', `k${i % 1_000}`, { i })))
-      const rows = (await lib.count('agent_memory')) - WARMUP
-      r.check = rows === 1_000 ? 'nothing lost (1,000 keys)' : `LOST: ${rows} keys`
-      r.lost = 1_000 - rows
-      return r
-    },
-  },
-]
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const WORKLOADS = workloads({
+  title: '20 GROUP BY aggregates over 200,000 metric rows while point reads continue',
+  name: 'aggregates',
+  short: 'agg',
+  rows: () => Array.from({ length: 200_000 }, (_, i) => [`m${i}`, 'agent', `a${i % 2_000}`, ['cpu', 'mem', 'io', 'net'][i % 4], i % 997]),
+})
 
 async function main() {
   const root = mkdtempSync(join(os.tmpdir(), 'sp-bench-'))
@@ -165,12 +38,9 @@ async function main() {
           await lib.close()
           rmSync(dir, { recursive: true, force: true })
         }
-        const pick = (k) => median(runs.map((x) => x[k]))
-        const m = { ops_per_sec: pick('ops_per_sec'), p50: pick('p50'), p99: pick('p99'), loop_max_ms: pick('loop_max_ms'), check: runs.map((x) => x.check).join('; ') }
-        if (w.key === 'W4') Object.assign(m, { reads_alone_per_sec: pick('reads_alone_per_sec'), reads_during_per_sec: pick('reads_during_per_sec'), reads_kept: pick('reads_kept') })
-        if (w.key === 'W5') m.lost = Math.max(...runs.map((x) => x.lost))
+        const m = summarize(w.key, runs)
         results[w.key][name] = m
-        console.error(`${w.key} ${name.padEnd(18)} ${m.ops_per_sec.toFixed(0).padStart(8)} ops/s  p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms  loop max ${m.loop_max_ms.toFixed(1)} ms  ${m.check}`)
+        console.error(line(w.key, name, m))
       }
     }
   } finally {
@@ -178,14 +48,13 @@ async function main() {
   }
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.arch()}`
   if (ONLY) return console.error('partial run (BENCH_ONLY): RESULTS.md and results.svg left as they were')
-  writeFileSync(join(__dirname, 'RESULTS.md'), report(results, machine))
+  writeSqlite(report(results, machine))
   writeFileSync(join(__dirname, 'results.svg'), chart(WORKLOADS, results, machine))
   console.error('wrote bench/RESULTS.md and bench/results.svg')
 }
 
 function report(results, machine) {
   const SP = 'swarm-persistence'
-  const fmt = (x, d = 0) => x.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d })
   const lines = [
     '# Benchmark results',
     '',
@@ -193,22 +62,7 @@ function report(results, machine) {
     'Ratios are swarm-persistence ÷ peer (higher is better for swarm-persistence). "Loop max" is the worst lateness of a 2 ms ticking timer: how long the event loop was blocked.',
     '',
   ]
-  for (const w of WORKLOADS) {
-    const r = results[w.key]
-    lines.push(`## ${w.key}: ${w.title}`, '')
-    if (w.key === 'W4') {
-      lines.push('| library | aggregates/s | agg p50 ms | agg p99 ms | point reads/s alone | point reads/s during | kept | loop max ms | ratio (reads during) |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|')
-      for (const [name, m] of Object.entries(r)) {
-        lines.push(`| ${name} | ${fmt(m.ops_per_sec, 1)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.reads_alone_per_sec)} | ${fmt(m.reads_during_per_sec)} | ${fmt(100 * m.reads_kept)}% | ${fmt(m.loop_max_ms, 1)} | ${name === SP ? '—' : `${fmt(r[SP].reads_during_per_sec / m.reads_during_per_sec, 2)}x`} |`)
-      }
-    } else {
-      lines.push('| library | ops/s | p50 ms | p99 ms | loop max ms | ratio | check |', '|---|---:|---:|---:|---:|---:|---|')
-      for (const [name, m] of Object.entries(r)) {
-        lines.push(`| ${name} | ${fmt(m.ops_per_sec)} | ${fmt(m.p50, 3)} | ${fmt(m.p99, 3)} | ${fmt(m.loop_max_ms, 1)} | ${name === SP ? '—' : `${fmt(r[SP].ops_per_sec / m.ops_per_sec, 2)}x`} | ${m.check} |`)
-      }
-    }
-    lines.push('')
-  }
+  for (const w of WORKLOADS) lines.push(...table(w, results[w.key], SP))
   const sp = (k) => results[k][SP]
   const vs = (k, peer) => sp(k).ops_per_sec / results[k][peer].ops_per_sec
   const mark = (ok) => (ok ? 'met' : '**missed**')
