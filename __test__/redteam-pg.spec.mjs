@@ -130,7 +130,6 @@ test('[postgres] a read blocked by a lock rejects QUERY_TIMEOUT with pgPreparedS
 
 test('[postgres] calls and close() settle when the network to the server stops carrying packets', {
   skip: pg.skip,
-  todo: 'no client-side deadline or keepalive: with the server unreachable mid-connection, reads, writes and close() hang forever',
 }, async () => {
   const url = new URL(pg.location())
   const net_ = await relay(Number(url.port))
