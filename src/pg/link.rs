@@ -242,6 +242,12 @@ impl Link {
         Ok(())
     }
 
+    /// Lets the connection task write what was queued so far to the socket, so the server starts
+    /// on the first requests of a long pipeline while the rest are still being encoded.
+    pub fn flush(&self) {
+        self.runtime.block_on(tokio::task::yield_now());
+    }
+
     /// `send` for text made on the spot.
     pub fn send_owned(&self, sql: String) -> Pending<'_> {
         let mut pending: Pending<'_> = Box::pin(async move { self.client.batch_execute(&sql).await });
@@ -274,7 +280,8 @@ impl Link {
         } else {
             None
         };
-        let text = numbered(sql);
+        // Only unprepared statements are sent as text, numbered for PostgreSQL.
+        let text = if stmt.is_none() { numbered(sql) } else { String::new() };
         let client = &self.client;
         let mut pending: PendingRows<'a> = Box::pin(async move {
             let bound: Vec<Param<'_>> = params.iter().map(Param).collect();

@@ -12,7 +12,7 @@
 use crate::error::{Error, Result};
 use crate::pg::dialect::NOW_S;
 use crate::pg::link::Link;
-use crate::store::schema::CURRENT_VERSION;
+use crate::store::schema::{schema_refusal, CURRENT_VERSION};
 
 /// The advisory lock's key: "swarm-pe" in ASCII.
 const LOCK: i64 = 0x7377_6172_6d2d_7065;
@@ -83,9 +83,7 @@ pub fn migrate(link: &Link) -> Result<i64> {
             }
         };
         if !(0..=CURRENT_VERSION).contains(&version) {
-            return Err(Error::invalid(format!(
-                "the database schema is version {version}, which this library ({CURRENT_VERSION}) cannot open; a newer version needs a newer swarm-persistence"
-            )));
+            return Err(Error::invalid(schema_refusal(version)));
         }
         for (i, sql) in migrations.iter().enumerate().skip(version as usize) {
             link.batch(sql)?;

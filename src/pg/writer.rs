@@ -28,6 +28,10 @@ use crate::pool::job::{Output, WriteResult};
 use crate::sqlite::Value;
 use crate::store::seam::Session;
 
+/// A pipeline goes on the wire in slices of this many statements, so the server works on the
+/// first while the rest are encoded.
+const FLUSH_EVERY: usize = 64;
+
 /// Groups replayed at most this many times before their jobs reject.
 const MAX_ATTEMPTS: usize = 4;
 /// Groups given up by the server for another transaction are tried this many times at most.
@@ -408,6 +412,9 @@ fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
                 let statement = link.start(sql, params);
                 let release = link.send_owned(format!("RELEASE SAVEPOINT s{i}"));
                 wire.push((savepoint, statement, release));
+                if i % FLUSH_EVERY == FLUSH_EVERY - 1 {
+                    link.flush();
+                }
             }
             read_all(link, wire)
         };

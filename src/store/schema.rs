@@ -126,14 +126,21 @@ const MIGRATIONS: &[&str] = &[V1, V2];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Why a schema version cannot be opened: newer than this library, or not one it ever wrote.
+pub fn schema_refusal(version: i64) -> String {
+    if version > CURRENT_VERSION {
+        format!("the database schema is version {version}, newer than this library's {CURRENT_VERSION}; upgrade swarm-persistence")
+    } else {
+        format!("the database schema version {version} is not one this library ever wrote (0 to {CURRENT_VERSION})")
+    }
+}
+
 /// Brings the schema up to `CURRENT_VERSION`, one version at a time. Runs inside the writer's
 /// transaction, so a failed migration leaves the file as it was.
 pub fn migrate(conn: &Connection) -> Result<i64> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if !(0..=CURRENT_VERSION).contains(&version) {
-        return Err(Error::invalid(format!(
-            "the database schema is version {version}, which this library ({CURRENT_VERSION}) cannot open; a newer version needs a newer swarm-persistence"
-        )));
+        return Err(Error::invalid(schema_refusal(version)));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         conn.execute_batch(sql)?;
