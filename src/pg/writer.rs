@@ -1,8 +1,10 @@
 //! The writer lane on PostgreSQL: one connection, queued writes committed in groups. A group is
 //! one transaction with a SAVEPOINT per job, pipelined: BEGIN, each SAVEPOINT and each RELEASE go
-//! on the wire without waiting for their answers, so a group of single-statement jobs costs one
-//! round trip per job plus the COMMIT. A failing job is rolled back to its savepoint and fails
-//! alone; the others commit.
+//! on the wire without waiting for their answers, and the single statements known in advance
+//! (`Kind::Statement`, most domain writes) go back to back too, so a group of them costs about
+//! one round trip plus the COMMIT; work that needs its answers (`Kind::Batched`) waits for each
+//! of its own statements. A failing job is rolled back to its savepoint and fails alone; the
+//! others commit.
 //!
 //! The trap: after a failed statement PostgreSQL refuses the rest of the transaction, and a later
 //! COMMIT answers success while it rolls back. So every answer is read before the COMMIT, and
@@ -11,11 +13,10 @@
 //! was sent is replaced and the group replayed; lost after, the outcome is unknown and the jobs
 //! reject `CONNECTION_LOST` saying so: never acknowledged and lost.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
-
-use std::collections::VecDeque;
 
 use crossbeam_channel::Receiver;
 
