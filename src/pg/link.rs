@@ -73,6 +73,13 @@ impl Settings {
             .trim()
             .parse()
             .map_err(|e| Error::config("POOL_DB_URL", format!("{} is not a PostgreSQL URL: {e}", redacted(url))))?;
+        // No TLS connector is built in yet: a URL that demands TLS is refused up front rather
+        // than failing every connection attempt with a handshake error.
+        if server.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(Error::NotSupported(
+                "sslmode=require: this version connects without TLS; use sslmode=disable or prefer over a private network or a tunnel".into(),
+            ));
+        }
         Ok(Settings {
             server,
             connect_timeout: config.pg_connect_timeout,
@@ -451,6 +458,17 @@ impl Session for Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_that_demands_tls_is_refused_up_front() {
+        let config = PoolConfig::default();
+        let refused = Settings::new("postgres://u@h/db?sslmode=require", &config)
+            .err()
+            .map(|e| e.code());
+        assert_eq!(refused, Some("NOT_SUPPORTED"));
+        assert!(Settings::new("postgres://u@h/db?sslmode=disable", &config).is_ok());
+        assert!(Settings::new("postgres://u@h/db", &config).is_ok());
+    }
 
     #[test]
     fn urls_are_recognised_and_passwords_hidden() {
