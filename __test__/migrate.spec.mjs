@@ -3,29 +3,16 @@
 // nothing; a target with different data is refused unless --merge.
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { addon, dbPath, rejectsWith } from './helpers.mjs'
+import { backend } from './backends.mjs'
 
 const { SwarmPersistencePooled, copyToPostgres } = addon
 const cli = fileURLToPath(new URL('../bin/swarm-persistence.js', import.meta.url))
-const server = process.env.POOL_TEST_PG_URL
-const skip = server ? false : 'no PostgreSQL: set POOL_TEST_PG_URL (npm test starts a throwaway cluster)'
-if (!server && process.env.CI === 'true') throw new Error('CI must run the PostgreSQL specs: POOL_TEST_PG_URL is not set')
-
-const created = []
-/** A fresh database on the test server; dropped when the process ends. */
-function database(label) {
-  const name = `sp_migrate_${process.pid}_${label}`
-  const admin = (sql) => execFileSync('psql', [server, '-Atqc', sql], { stdio: ['ignore', 'pipe', 'pipe'] })
-  admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  admin(`CREATE DATABASE ${name}`)
-  created.push(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
-  const url = new URL(server)
-  url.pathname = `/${name}`
-  return url.toString()
-}
-process.on('exit', () => { for (const drop of created) try { drop() } catch {} })
+const postgres = backend('postgres')
+const skip = postgres.skip
+const database = (label) => postgres.location(label)
 
 function run(args) {
   return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, POOL_DB_URL: '' } })

@@ -234,10 +234,15 @@ impl PgPool {
         self.closed.load(Relaxed)
     }
 
-    /// Stops taking work; the lanes finish what is queued, then `done` runs (off this thread).
-    pub fn close(self: &Arc<Self>, done: Completion) {
+    /// Environment teardown: stops taking work at once; the lanes end as their queues drain.
+    pub fn release_now(&self) {
         self.closed.store(true, Relaxed);
         self.lanes.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Stops taking work; the lanes finish what is queued, then `done` runs (off this thread).
+    pub fn close(self: &Arc<Self>, done: Completion) {
+        self.release_now();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         // The joiner owns `done`; if it cannot start, the lanes still end by themselves once
         // their queues drain, and the dropped completion settles the close (POOL_CLOSED).
@@ -342,14 +347,6 @@ impl Storage for PgPool {
             "backup() copies SQLite files; on PostgreSQL use pg_dump (e.g. pg_dump -Fc \"$POOL_DB_URL\" > swarm.dump)"
                 .into(),
         )))
-    }
-}
-
-impl PgPool {
-    /// Environment teardown: stops taking work at once; the lanes end as their queues drain.
-    pub fn release_now(&self) {
-        self.closed.store(true, Relaxed);
-        self.lanes.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
-use crate::pg::errors::{convert, is_connection_loss};
+use crate::pg::errors::{convert, is_connection_loss, is_stale_plan};
 use crate::pg::link::{as_sent, Link, Pending, PendingRows};
 use crate::pg::schema;
 use crate::pg::{Kind, PgJob, Shared};
@@ -497,12 +497,6 @@ fn refused(e: crate::pg::errors::Fault, timeout: std::time::Duration) -> Option<
     (!is_connection_loss(&e)).then(|| convert(e, timeout))
 }
 
-/// A statement whose cached plan went stale (another host altered a table) failed through no
-/// fault of its own: the group runs again, and the statement is prepared afresh.
-fn stale(e: &crate::pg::errors::Fault) -> bool {
-    crate::pg::errors::is_stale_plan(e)
-}
-
 /// Reads every answer of a pipeline, in order.
 fn read_all(link: &Link, wire: Vec<(Pending<'_>, Sent<'_, PendingRows<'_>>, Pending<'_>)>) -> Read {
     let timeout = link.query_timeout();
@@ -520,7 +514,8 @@ fn read_all(link: &Link, wire: Vec<(Pending<'_>, Sent<'_, PendingRows<'_>>, Pend
             })
             .and_then(|pending| {
                 link.finish(pending).map_err(|e| {
-                    went_stale = stale(&e);
+                    // A cached plan made stale by another host's DDL: no fault of the statement's.
+                    went_stale = is_stale_plan(&e);
                     refused(e, timeout)
                 })
             });

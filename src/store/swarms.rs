@@ -1,9 +1,9 @@
 //! Swarms, agents and tasks.
 
-use rusqlite::ToSql;
 use serde_json::json;
 
 use crate::pool::job::Completion;
+use crate::sqlite::JsonColumns;
 use crate::store::inputs::{NewAgent, NewSwarm, NewTask, Update};
 use crate::store::rows::{self, missing_parent, write_json};
 use crate::store::tables::{AGENTS, SWARMS, TASKS};
@@ -66,14 +66,27 @@ impl Store {
     /// Agents of a swarm in the order they were created; `status` None means all. (The order is
     /// said, not left to the engine: PostgreSQL's heap order changes as rows are updated.)
     pub fn get_swarm_agents(&self, swarm_id: String, status: Option<String>, done: Completion) {
+        self.of_swarm("agents", AGENTS, swarm_id, status, done);
+    }
+
+    /// The rows of `table` (a constant of this crate) that belong to a swarm, oldest first,
+    /// optionally only those with `status`.
+    fn of_swarm(
+        &self,
+        table: &'static str,
+        json: JsonColumns,
+        swarm_id: String,
+        status: Option<String>,
+        done: Completion,
+    ) {
         match &status {
             None => {
-                let sql = "SELECT * FROM agents WHERE swarm_id = ? ORDER BY rowid";
-                self.read_one(sql.into(), &[&swarm_id], AGENTS, false, done)
+                let sql = format!("SELECT * FROM {table} WHERE swarm_id = ? ORDER BY rowid");
+                self.read_one(sql, &[&swarm_id], json, false, done)
             }
             Some(s) => {
-                let sql = "SELECT * FROM agents WHERE swarm_id = ? AND status = ? ORDER BY rowid";
-                self.read_one(sql.into(), &[&swarm_id, s], AGENTS, false, done)
+                let sql = format!("SELECT * FROM {table} WHERE swarm_id = ? AND status = ? ORDER BY rowid");
+                self.read_one(sql, &[&swarm_id, s], json, false, done)
             }
         }
     }
@@ -94,8 +107,7 @@ impl Store {
 
     /// Updates known task fields only (`Update` holds column names from a fixed table).
     pub fn update_task(&self, task_id: String, update: Update, done: Completion) {
-        let (sql, params) = rows::update("tasks", &update, "");
-        let mut params: Vec<&dyn ToSql> = params;
+        let (sql, mut params) = rows::update("tasks", &update, "");
         params.push(&task_id);
         self.write_one(sql, &params, |w| w.map(write_json), done);
     }
@@ -105,15 +117,6 @@ impl Store {
     }
 
     pub fn get_swarm_tasks(&self, swarm_id: String, status: Option<String>, done: Completion) {
-        match &status {
-            None => {
-                let sql = "SELECT * FROM tasks WHERE swarm_id = ? ORDER BY rowid";
-                self.read_one(sql.into(), &[&swarm_id], TASKS, false, done)
-            }
-            Some(s) => {
-                let sql = "SELECT * FROM tasks WHERE swarm_id = ? AND status = ? ORDER BY rowid";
-                self.read_one(sql.into(), &[&swarm_id, s], TASKS, false, done)
-            }
-        }
+        self.of_swarm("tasks", TASKS, swarm_id, status, done);
     }
 }
