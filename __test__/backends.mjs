@@ -2,8 +2,7 @@
 // every one of them: SQLite always, PostgreSQL when POOL_TEST_PG_URL names a server (in CI it
 // must; elsewhere its tests are skipped and say why).
 //
-// A backend is { name, skip, workerLane, location(label), sql(persistence, text), daysAgo(n) }:
-// - workerLane: whether the pool has worker threads (SQLite; PostgreSQL has none).
+// A backend is { name, skip, location(label), sql(persistence, text), daysAgo(n) }:
 // - location(label): a fresh, empty database to pass to `new SwarmPersistencePooled(...)` (SQLite:
 //   a file path named after label; PostgreSQL: the URL of a new database sp_<pid>_<n>, dropped
 //   when the process exits).
@@ -20,7 +19,6 @@ const QUERY = /^\s*(select|with|values|explain)\b|^\s*pragma\s+[^=]*$/i
 const sqlite = {
   name: 'sqlite',
   skip: false,
-  workerLane: true,
   location: (label = 'db') => dbPath(label),
   async sql(p, text) {
     if (QUERY.test(text)) return p.pool.read(text)
@@ -61,7 +59,6 @@ function dropCreated() {
 
 const postgres = {
   name: 'postgres',
-  workerLane: false,
   skip: adminUrl ? false : 'POOL_TEST_PG_URL is not set: the PostgreSQL backend is not tested (set it to e.g. postgres://postgres@127.0.0.1:55432/postgres)',
   location() {
     if (!adminUrl) throw new Error(postgres.skip)

@@ -250,9 +250,7 @@ eachBackend("ruv-swarm's persistence test: swarm, 50 agents, memory, mixed calls
 })
 
 eachBackend('the MCP payloads ruv-swarm builds from getPoolStats() have real queue lengths', async (backend) => {
-  // Two readers on either backend (PostgreSQL sizes its reader lane with pgPoolSize); one worker on
-  // SQLite, none on PostgreSQL, which has no worker lane.
-  const workers = backend.workerLane ? 1 : 0
+  // Two readers on either backend (PostgreSQL sizes its reader lane with pgPoolSize), one worker.
   const p = new SwarmPersistencePooled(backend.location('mcp-style'), { maxReaders: 2, maxWorkers: 1, pgPoolSize: 2 })
   await p.initialize()
   // What mcp-tools-enhanced.js's pool_health and pool_stats read, key by key.
@@ -272,7 +270,7 @@ eachBackend('the MCP payloads ruv-swarm builds from getPoolStats() have real que
     total_connections: 3,
     active_connections: 1,
     available_readers: 2,
-    available_workers: workers,
+    available_workers: 1,
     queue_lengths: { read_queue: 0, write_queue: 0, worker_queue: 0 },
   })
   assert.equal(typeof poolHealth.last_health_check, 'number')

@@ -330,20 +330,18 @@ function assertKeys(obj, keys, where) {
   for (const k of keys) assert.ok(Object.hasOwn(obj, k), `${where} lacks ${k}: ${JSON.stringify(obj)}`)
 }
 
-// Two readers on either backend (PostgreSQL sizes its reader lane with pgPoolSize) and, on SQLite,
-// one worker: PostgreSQL has no worker lane.
+// Two readers on either backend (PostgreSQL sizes its reader lane with pgPoolSize), one worker.
 const lanes = { maxReaders: 2, maxWorkers: 1, pgPoolSize: 2 }
-const workersOf = (backend) => (backend.workerLane ? 1 : 0)
 
-function checkHealth(h, open, busy = false, workers = 1) {
+function checkHealth(h, open, busy = false) {
   assertKeys(h, ['healthy', 'pool_status', 'last_health_check', 'timestamp'], 'pool_health')
   assertKeys(h.pool_status, ['total_connections', 'active_connections', 'available_readers', 'available_workers', 'queue_lengths'], 'pool_status')
   assertKeys(h.pool_status.queue_lengths, ['read_queue', 'write_queue', 'worker_queue'], 'queue_lengths')
   assert.equal(h.healthy, open)
   assert.ok(!Number.isNaN(Date.parse(h.timestamp)) && h.timestamp.endsWith('Z'))
   if (open) {
-    assert.equal(h.pool_status.total_connections, 1 + 2 + workers)
-    assert.equal(h.pool_status.available_workers, workers)
+    assert.equal(h.pool_status.total_connections, 1 + 2 + 1)
+    assert.equal(h.pool_status.available_workers, 1)
     const readers = h.pool_status.available_readers
     // Under load a reader may be mid-query, so fewer are free; idle, all of them answer.
     if (busy) assert.ok(readers >= 0 && readers <= 2, `available_readers ${readers}`)
@@ -384,7 +382,7 @@ eachBackend('MCP payloads have the documented keys before, during load, and afte
   const during = [p.poolHealth(), p.poolStats(), p.persistenceStats()]
   await Promise.all(load)
   await rejectsWith(p.getAgent(''), 'INVALID_ARGUMENT')
-  checkHealth(during[0], true, true, workersOf(backend))
+  checkHealth(during[0], true, true)
   checkStats(during[1], true)
   checkPersistence(during[2], true)
   const stats = p.poolStats()

@@ -134,7 +134,7 @@ test('[postgres] calls and close() settle when the network to the server stops c
   const url = new URL(pg.location())
   const net_ = await relay(Number(url.port))
   url.port = String(net_.port)
-  const p = new SwarmPersistencePooled(url.href, { queryTimeout: 500, acquireTimeout: 1000, pgPoolSize: 1 })
+  const p = new SwarmPersistencePooled(url.href, { queryTimeout: 500, acquireTimeout: 1000, pgPoolSize: 1, maxWorkers: 1 })
   try {
     await p.initialize()
     await seed(p)

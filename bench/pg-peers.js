@@ -8,8 +8,8 @@ const { SwarmPersistencePooled } = require('..')
 const req = (m) => require(require.resolve(m, { paths: [__dirname] }))
 
 // W4's heavy read: the latest 100 metrics of the one entity that has all 200,000 seeded rows.
-// PostgreSQL has no executeInWorker, so it is a domain read (getMetrics), and PostgreSQL reads
-// every row of the entity to find the latest 100.
+// A domain read (getMetrics: a list, so on swarm-persistence's worker connections), and
+// PostgreSQL reads every row of the entity to find the latest 100.
 const ENTITY = ['swarm', 'bench']
 
 // The statements swarm-persistence sends (src/store/*.rs) with `?` numbered as PostgreSQL's `$n`,

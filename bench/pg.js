@@ -137,7 +137,7 @@ function report(results, machine, where, settings, readers) {
     '',
     `- swarm-persistence: \`new SwarmPersistencePooled(url)\` with default options (one writer connection committing queued writes in pipelined groups, ${readers} reader connections), through its domain methods (createAgent, getAgent, updateAgentStatus, storeMemory, recordMetric to seed W4, getMetrics).`,
     `- pg.Pool: node-postgres ${pg}, a \`pg.Pool\` of its default size (10 connections), each call autocommitted, sending the statements swarm-persistence sends (an INSERT with \`RETURNING rowid, (xmax = 0)\`) as named prepared statements, on the tables SwarmPersistencePooled created in its database; JSON columns parsed as swarm-persistence returns them.`,
-    '- W4: PostgreSQL has no executeInWorker, so the heavy read is a domain read, getMetrics for the entity that has all 200,000 rows (PostgreSQL reads them all to find the latest 100), run the same way by both; the table is VACUUM ANALYZEd after seeding for both. Not comparable with the SQLite W4 above (GROUP BY on a worker thread).',
+    '- W4: the heavy read is a domain read, getMetrics for the entity that has all 200,000 rows (PostgreSQL reads them all to find the latest 100), run the same way by both (swarm-persistence runs lists on its worker connections, pg.Pool on any of its connections); the table is VACUUM ANALYZEd after seeding for both. Not comparable with the SQLite W4 above (GROUP BY on a worker thread).',
     `- ${flush}`,
     '',
     'Ratios are swarm-persistence ÷ pg.Pool (higher is better for swarm-persistence). "Loop max" is the worst lateness of a 2 ms ticking timer: how long the event loop was blocked.',

@@ -1,7 +1,8 @@
 //! The PostgreSQL backend: the swarm domain's storage engine on a server that several hosts
 //! share, in the SQLite engine's shape — one writer lane committing queued writes in groups
-//! (writer.rs), a reader lane of connections (readers.rs) — behind the same storage seam, so the
-//! domain, payloads and binding are the SQLite backend's.
+//! (writer.rs), a reader lane of connections for point reads and a worker lane of connections
+//! for lists that may read many rows (readers.rs) — behind the same storage seam, so the domain,
+//! payloads and binding are the SQLite backend's.
 
 pub mod copy;
 pub mod dialect;
@@ -24,6 +25,7 @@ use crossbeam_channel::{unbounded, Sender};
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::pool::job::{Completion, Output};
+use crate::pool::lanes::Lane;
 use crate::pool::snapshot::{
     BackupSnapshot, LaneSnapshot, PoolSnapshot, ServerState, WalSnapshot, WriteHealth, WRITE_FAILURES_UNHEALTHY,
 };
@@ -63,8 +65,11 @@ pub struct Shared {
     /// work (it connects for its first job), so it counts as answering, as an idle SQLite
     /// reader does.
     pub readers_down: AtomicUsize,
+    /// Workers whose last attempt to connect failed, counted as readers are.
+    pub workers_down: AtomicUsize,
     write_queued: AtomicUsize,
     read_queued: AtomicUsize,
+    work_queued: AtomicUsize,
     /// The last connection failure, until a connection opens again.
     outage: Mutex<Option<String>>,
 }
@@ -74,8 +79,32 @@ impl Shared {
         self.write_queued.fetch_sub(n, Relaxed);
     }
 
-    pub fn dequeued_read(&self, n: usize) {
-        self.read_queued.fetch_sub(n, Relaxed);
+    fn queued(&self, lane: Lane) -> &AtomicUsize {
+        match lane {
+            Lane::Read => &self.read_queued,
+            Lane::Write => &self.write_queued,
+            Lane::Worker => &self.work_queued,
+        }
+    }
+
+    pub fn dequeued_from(&self, lane: Lane, n: usize) {
+        self.queued(lane).fetch_sub(n, Relaxed);
+    }
+
+    /// Connections of a read lane whose last attempt to connect failed.
+    pub fn down(&self, lane: Lane) -> &AtomicUsize {
+        match lane {
+            Lane::Worker => &self.workers_down,
+            _ => &self.readers_down,
+        }
+    }
+
+    pub fn lane(&self, lane: Lane) -> &crate::pool::stats::LaneStats {
+        match lane {
+            Lane::Read => &self.stats.read,
+            Lane::Write => &self.stats.write,
+            Lane::Worker => &self.stats.worker,
+        }
     }
 
     /// `POOL_TIMEOUT` for a job that waited longer than `acquireTimeout`.
@@ -119,12 +148,14 @@ impl Shared {
         (job.done)(result)
     }
 
-    pub fn settle_read(&self, job: PgJob, result: Result<Output>, started: Option<Instant>) {
+    /// Settles a job of read lane `lane` (readers or workers).
+    pub fn settle_read(&self, lane: Lane, job: PgJob, result: Result<Output>, started: Option<Instant>) {
+        let stats = self.lane(lane);
         if let Some(started) = started {
-            self.stats.read.wait.record(started.duration_since(job.queued));
-            self.stats.read.exec.record(started.elapsed());
+            stats.wait.record(started.duration_since(job.queued));
+            stats.exec.record(started.elapsed());
         }
-        self.count(&self.stats.read, &job, &result);
+        self.count(stats, &job, &result);
         (job.done)(result)
     }
 }
@@ -133,6 +164,17 @@ impl Shared {
 struct Lanes {
     write: Sender<PgJob>,
     read: Sender<PgJob>,
+    work: Sender<PgJob>,
+}
+
+impl Lanes {
+    fn sender(&self, lane: Lane) -> &Sender<PgJob> {
+        match lane {
+            Lane::Read => &self.read,
+            Lane::Write => &self.write,
+            Lane::Worker => &self.work,
+        }
+    }
 }
 
 pub struct PgPool {
@@ -154,12 +196,15 @@ impl PgPool {
             stats: Stats::default(),
             writer_down: AtomicBool::new(false),
             readers_down: AtomicUsize::new(0),
+            workers_down: AtomicUsize::new(0),
             write_queued: AtomicUsize::new(0),
             read_queued: AtomicUsize::new(0),
+            work_queued: AtomicUsize::new(0),
             outage: Mutex::new(None),
         });
         let (write, write_queue) = unbounded();
         let (read, read_queue) = unbounded();
+        let (work, work_queue) = unbounded();
         let mut threads = Vec::new();
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -176,12 +221,19 @@ impl PgPool {
             let (s, q) = (Arc::clone(&shared), read_queue.clone());
             threads.push(spawn(
                 format!("sp-pg-reader-{i}"),
-                Box::new(move || readers::run(&s, q, i)),
+                Box::new(move || readers::run(&s, q, Lane::Read, i)),
+            )?);
+        }
+        for i in 0..config.max_workers {
+            let (s, q) = (Arc::clone(&shared), work_queue.clone());
+            threads.push(spawn(
+                format!("sp-pg-worker-{i}"),
+                Box::new(move || readers::run(&s, q, Lane::Worker, i)),
             )?);
         }
         Ok(Arc::new(PgPool {
             shared,
-            lanes: Mutex::new(Some(Lanes { write, read })),
+            lanes: Mutex::new(Some(Lanes { write, read, work })),
             threads: Mutex::new(threads),
             closed: AtomicBool::new(false),
         }))
@@ -190,14 +242,14 @@ impl PgPool {
     /// Queues `work` on the writer whatever `maxQueue` says: a close waiting for the writes
     /// queued before it must not be refused for a full queue.
     pub fn barrier(&self, work: Work, done: Completion) {
-        self.queue(false, Kind::Batched(work), done, false);
+        self.queue(Lane::Write, Kind::Batched(work), done, false);
     }
 
-    pub fn submit(&self, read: bool, kind: Kind, done: Completion) {
-        self.queue(read, kind, done, true);
+    pub fn submit(&self, lane: Lane, kind: Kind, done: Completion) {
+        self.queue(lane, kind, done, true);
     }
 
-    fn queue(&self, read: bool, kind: Kind, done: Completion, bounded: bool) {
+    fn queue(&self, lane: Lane, kind: Kind, done: Completion, bounded: bool) {
         let job = PgJob {
             kind,
             done,
@@ -205,23 +257,20 @@ impl PgPool {
         };
         let sender = {
             let lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-            lanes
-                .as_ref()
-                .map(|l| if read { l.read.clone() } else { l.write.clone() })
+            lanes.as_ref().map(|l| l.sender(lane).clone())
         };
         let Some(sender) = sender else {
             return (job.done)(Err(Error::PoolClosed));
         };
-        let (queued, queue, lane) = if read {
-            (&self.shared.read_queued, "read", &self.shared.stats.read)
-        } else {
-            (&self.shared.write_queued, "write", &self.shared.stats.write)
-        };
+        let queued = self.shared.queued(lane);
         let capacity = self.shared.config.max_queue;
         if queued.fetch_add(1, Relaxed) >= capacity && bounded {
             queued.fetch_sub(1, Relaxed);
-            let e = Error::QueueFull { queue, capacity };
-            self.shared.count(lane, &job, &Err(e.clone()));
+            let e = Error::QueueFull {
+                queue: lane.name(),
+                capacity,
+            };
+            self.shared.count(self.shared.lane(lane), &job, &Err(e.clone()));
             return (job.done)(Err(e));
         }
         if let Err(failed) = sender.send(job) {
@@ -263,18 +312,22 @@ impl PgPool {
             closed,
             healthy: !closed && outage.is_none() && !writes_failing,
             max_readers: s.config.pg_pool_size,
-            max_workers: 0,
+            max_workers: s.config.max_workers,
             writer_answering: !closed && !s.writer_down.load(Relaxed),
             readers_answering: if closed {
                 0
             } else {
                 s.config.pg_pool_size.saturating_sub(s.readers_down.load(Relaxed))
             },
-            workers_answering: 0,
+            workers_answering: if closed {
+                0
+            } else {
+                s.config.max_workers.saturating_sub(s.workers_down.load(Relaxed))
+            },
             last_health_check_ms: crate::clock::unix_ms(),
             read: LaneSnapshot::of(&s.stats.read, s.read_queued.load(Relaxed)),
             write: LaneSnapshot::of(&s.stats.write, s.write_queued.load(Relaxed)),
-            worker: LaneSnapshot::of(&s.stats.worker, 0),
+            worker: LaneSnapshot::of(&s.stats.worker, s.work_queued.load(Relaxed)),
             commits: s.stats.commits.load(Relaxed),
             batch_sizes: s.stats.batch_sizes.snapshot(),
             largest_batch: s.stats.largest_batch.load(Relaxed),
@@ -315,11 +368,11 @@ impl PgPool {
 
 impl Storage for PgPool {
     fn write(&self, work: Work, done: Completion) {
-        self.submit(false, Kind::Batched(work), done);
+        self.submit(Lane::Write, Kind::Batched(work), done);
     }
 
     fn write_statement(&self, statement: Statement, done: Completion) {
-        self.submit(false, Kind::Statement(statement), done);
+        self.submit(Lane::Write, Kind::Statement(statement), done);
     }
 
     fn dialect(&self) -> &'static dyn Dialect {
@@ -327,19 +380,22 @@ impl Storage for PgPool {
     }
 
     fn write_alone(&self, work: Work, done: Completion) {
-        self.submit(false, Kind::Alone(work), done);
+        self.submit(Lane::Write, Kind::Alone(work), done);
     }
 
     fn read(&self, work: Work, done: Completion) {
-        self.submit(true, Kind::Batched(work), done);
+        self.submit(Lane::Read, Kind::Batched(work), done);
     }
 
+    /// A list that may read many rows goes to a worker connection, so point reads never wait
+    /// behind it.
     fn read_query(&self, query: Query, done: Completion) {
-        self.submit(true, Kind::Query(query), done);
+        let lane = if query.scan { Lane::Worker } else { Lane::Read };
+        self.submit(lane, Kind::Query(query), done);
     }
 
     fn migrate(&self, done: Completion) {
-        self.submit(false, Kind::Migrate, done);
+        self.submit(Lane::Write, Kind::Migrate, done);
     }
 
     fn backup(&self, _dest: std::path::PathBuf, done: Completion) {

@@ -1,8 +1,11 @@
-//! The reader lane on PostgreSQL: `POOL_PG_POOL_SIZE` threads, each owning one connection, taking
-//! read jobs from one queue. A reader takes what is queued (up to `PIPELINE` jobs) and sends the
-//! queries among them back to back on its connection, then reads the answers in order: one round
-//! trip for the lot. A read that meets a lost connection runs again once on a new one (reads
-//! change nothing); if none can be opened it rejects `CONNECTION_LOST`.
+//! The read lanes on PostgreSQL: readers (`POOL_PG_POOL_SIZE` threads) take point reads, workers
+//! (`POOL_MAX_WORKERS` threads) take lists that may read many rows, so a point read never waits
+//! behind a scan. Each thread owns one connection (its statements limited by `statement_timeout`
+//! = `queryTimeout`) and takes jobs from its lane's queue. A reader takes what is queued, up to
+//! `PIPELINE` jobs, sends the queries among them back to back and reads the answers in order, one
+//! round trip for the lot; a worker takes one job at a time, as a scan costs far more than a round
+//! trip and the next one runs in parallel on another worker's connection. A read that meets a lost connection runs again once on a new one (reads change
+//! nothing); if none can be opened it rejects `CONNECTION_LOST`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
@@ -15,41 +18,54 @@ use crate::pg::errors::{convert, is_connection_loss, is_stale_plan};
 use crate::pg::link::{row_set, Link};
 use crate::pg::{Kind, PgJob, Shared};
 use crate::pool::job::Output;
+use crate::pool::lanes::Lane;
 use crate::store::seam::Session;
 
 /// Queued reads a reader takes at once.
 const PIPELINE: usize = 32;
 
-/// One reader's connection and whether its last attempt to connect failed (counted in
-/// `readers_down`).
+/// Jobs a thread of `lane` takes at once.
+fn takes(lane: Lane) -> usize {
+    if lane == Lane::Worker {
+        1
+    } else {
+        PIPELINE
+    }
+}
+
+/// One reader's or worker's connection and whether its last attempt to connect failed (counted
+/// in its lane's `down`).
 struct Reader<'s> {
     shared: &'s Shared,
+    lane: Lane,
     link: Option<Link>,
     down: bool,
     role: String,
 }
 
-pub fn run(shared: &Shared, queue: Receiver<PgJob>, index: usize) {
+/// Serves read lane `lane` (`Lane::Read` or `Lane::Worker`) until its queue closes.
+pub fn run(shared: &Shared, queue: Receiver<PgJob>, lane: Lane, index: usize) {
     let mut reader = Reader {
         shared,
+        lane,
         link: None,
         down: false,
-        role: format!("reader {index}"),
+        role: format!("{} {index}", if lane == Lane::Worker { "worker" } else { "reader" }),
     };
     while let Ok(first) = queue.recv() {
         let mut taken = vec![first];
-        while taken.len() < PIPELINE {
+        while taken.len() < takes(lane) {
             match queue.try_recv() {
                 Ok(job) => taken.push(job),
                 Err(_) => break,
             }
         }
-        shared.dequeued_read(taken.len());
+        shared.dequeued_from(lane, taken.len());
         let started = Instant::now();
         let mut queries = Vec::new();
         for job in taken {
             if let Some(late) = shared.too_late(&job) {
-                shared.settle_read(job, Err(late), None);
+                shared.settle_read(lane, job, Err(late), None);
             } else if matches!(job.kind, Kind::Query(_)) {
                 queries.push(job);
             } else {
@@ -59,13 +75,19 @@ pub fn run(shared: &Shared, queue: Receiver<PgJob>, index: usize) {
         reader.pipelined(queries, started);
     }
     if reader.down {
-        shared.readers_down.fetch_sub(1, Relaxed);
+        shared.down(lane).fetch_sub(1, Relaxed);
     }
 }
 
-/// The reader's connection, opened (again) when there is none, it broke, or it outlived its
-/// lifetime; `down` says whether its last attempt failed (counted in `readers_down`).
-fn connected<'l>(shared: &Shared, link: &'l mut Option<Link>, down: &mut bool, role: &str) -> Result<&'l Link> {
+/// The connection, opened (again) when there is none, it broke, or it outlived its lifetime;
+/// `down` says whether its last attempt failed (counted in lane `lane`'s `down`).
+fn connected<'l>(
+    shared: &Shared,
+    lane: Lane,
+    link: &'l mut Option<Link>,
+    down: &mut bool,
+    role: &str,
+) -> Result<&'l Link> {
     if link.as_ref().is_some_and(|l| l.is_closed() || l.expired()) {
         *link = None;
     }
@@ -74,13 +96,13 @@ fn connected<'l>(shared: &Shared, link: &'l mut Option<Link>, down: &mut bool, r
             Ok(l) => {
                 *link = Some(l);
                 if std::mem::replace(down, false) {
-                    shared.readers_down.fetch_sub(1, Relaxed);
+                    shared.down(lane).fetch_sub(1, Relaxed);
                 }
                 shared.recovered();
             }
             Err(e) => {
                 if !std::mem::replace(down, true) {
-                    shared.readers_down.fetch_add(1, Relaxed);
+                    shared.down(lane).fetch_add(1, Relaxed);
                 }
                 shared.stats.failed_connections.fetch_add(1, Relaxed);
                 shared.note_outage(&e);
@@ -89,24 +111,25 @@ fn connected<'l>(shared: &Shared, link: &'l mut Option<Link>, down: &mut bool, r
         }
     }
     link.as_ref()
-        .ok_or_else(|| Error::Internal("no reader connection".into()))
+        .ok_or_else(|| Error::Internal("no read connection".into()))
 }
 
 impl Reader<'_> {
     /// A read run on its own, retried once on a new connection if the link broke.
     fn one(&mut self, mut job: PgJob, started: Instant) {
-        self.shared.stats.read.busy.fetch_add(1, Relaxed);
+        let busy = &self.shared.lane(self.lane).busy;
+        busy.fetch_add(1, Relaxed);
         let mut result = self.run(&mut job);
         if matches!(result, Err(Error::ConnectionLost(_))) {
             result = self.run(&mut job);
         }
-        self.shared.stats.read.busy.fetch_sub(1, Relaxed);
-        self.shared.settle_read(job, result, Some(started));
+        busy.fetch_sub(1, Relaxed);
+        self.shared.settle_read(self.lane, job, result, Some(started));
     }
 
     fn run(&mut self, job: &mut PgJob) -> Result<Output> {
         let result = {
-            let l = connected(self.shared, &mut self.link, &mut self.down, &self.role)?;
+            let l = connected(self.shared, self.lane, &mut self.link, &mut self.down, &self.role)?;
             // Behind a transaction pooler each read is its own read-only transaction, carrying
             // the query timeout; BEGIN and COMMIT ride along with the read's own requests.
             let begin = l
@@ -146,18 +169,18 @@ impl Reader<'_> {
             }
             return;
         }
-        let shared = self.shared;
+        let (shared, lane) = (self.shared, self.lane);
         let answers: Vec<std::result::Result<_, Option<Error>>> = {
-            let l = match connected(shared, &mut self.link, &mut self.down, &self.role) {
+            let l = match connected(shared, lane, &mut self.link, &mut self.down, &self.role) {
                 Ok(l) => l,
                 Err(e) => {
                     for job in queries {
-                        shared.settle_read(job, Err(e.clone()), Some(started));
+                        shared.settle_read(lane, job, Err(e.clone()), Some(started));
                     }
                     return;
                 }
             };
-            shared.stats.read.busy.fetch_add(queries.len(), Relaxed);
+            shared.lane(lane).busy.fetch_add(queries.len(), Relaxed);
             let timeout = l.query_timeout();
             let sent: Vec<_> = queries
                 .iter()
@@ -181,7 +204,7 @@ impl Reader<'_> {
                     Err(e) => Err(Some(e)),
                 })
                 .collect();
-            shared.stats.read.busy.fetch_sub(queries.len(), Relaxed);
+            shared.lane(lane).busy.fetch_sub(queries.len(), Relaxed);
             answers
         };
         let mut lost = Vec::new();
@@ -198,7 +221,7 @@ impl Reader<'_> {
                 Kind::Query(q) => (q.shape)(rows),
                 _ => Err(Error::Internal("only queries are pipelined".into())),
             };
-            shared.settle_read(job, result, Some(started));
+            shared.settle_read(lane, job, result, Some(started));
         }
         if !lost.is_empty() {
             // The link broke under them: each runs again, alone, on a new connection.

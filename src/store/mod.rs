@@ -108,6 +108,7 @@ impl Store {
                 Query {
                     sql,
                     params,
+                    scan: !first,
                     shape: Box::new(move |result| {
                         let records = Records {
                             rows: result?,

@@ -50,6 +50,9 @@ pub type Shape = Box<dyn FnMut(Result<RowSet>) -> Result<Output> + Send>;
 pub struct Query {
     pub sql: String,
     pub params: Vec<Value>,
+    /// A list that may read many rows (not a lookup by key): an engine may run it apart from
+    /// point reads so they never wait behind it (PostgreSQL's worker connections).
+    pub scan: bool,
     pub shape: Shape,
 }
 

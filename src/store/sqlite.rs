@@ -93,7 +93,11 @@ impl Storage for Pool {
     }
 
     fn read_query(&self, query: Query, done: Completion) {
-        let Query { sql, params, mut shape } = query;
+        // SQLite's readers are threads of this process over one file: every read goes to them, and
+        // the workers stay for `executeInWorker`.
+        let Query {
+            sql, params, mut shape, ..
+        } = query;
         self.read_with(
             Lane::Read,
             Box::new(move |conn| shape(Session::query(conn, &sql, &params))),
