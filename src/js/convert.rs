@@ -8,7 +8,7 @@ use napi::sys::ValueType as T;
 use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
-use crate::js::raw::{self, Env, JsValue, Reference};
+use crate::js::raw::{self, Env, JsValue};
 use crate::js::shape::{self, Shapes};
 use crate::payloads;
 use crate::pool::job::{Output, WriteResult};
@@ -133,21 +133,24 @@ fn row_to_js<'v>(
     Ok(obj)
 }
 
-/// The column names as property keys, and the maker for this column set if there is one.
+/// The maker for this column set if there is one, else the column names as property keys.
 fn row_shape(env: Env, rows: &RowSet, names: &Names) -> Result<(Vec<JsValue>, Option<JsValue>)> {
+    let maker = names.shapes.maker(env, rows.columns.iter().map(String::as_str))?;
+    if maker.is_some() {
+        return Ok((Vec::new(), maker));
+    }
     let keys = rows
         .columns
         .iter()
         .map(|c| names.keys.key(env, c))
         .collect::<Result<Vec<_>>>()?;
-    let maker = names.shapes.maker(env, rows.columns.iter().map(String::as_str))?;
-    Ok((keys, maker))
+    Ok((keys, None))
 }
 
 fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     let (keys, maker) = row_shape(env, rows, names)?;
     let out = raw::array(env, rows.row_count())?;
-    let mut buf = Vec::with_capacity(keys.len());
+    let mut buf = Vec::with_capacity(rows.columns.len());
     for (i, row) in rows.rows().enumerate() {
         let obj = row_to_js(env, &keys, maker, row.iter(), mode, &mut buf)?;
         raw::set_element(env, out, i as u32, obj)?;
@@ -200,7 +203,14 @@ fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) ->
         return raw::object(env);
     };
     let (keys, maker) = row_shape(env, rows, names)?;
-    row_to_js(env, &keys, maker, row.iter(), mode, &mut Vec::with_capacity(keys.len()))
+    row_to_js(
+        env,
+        &keys,
+        maker,
+        row.iter(),
+        mode,
+        &mut Vec::with_capacity(rows.columns.len()),
+    )
 }
 
 /// Domain rows: JSON columns parsed with the engine's `JSON.parse` (exact for anything
@@ -209,14 +219,23 @@ fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) ->
 fn records_to_js(env: Env, records: &Records, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     let rows = &records.rows;
     let kinds = records.json_kinds();
-    let (keys, maker) = row_shape(env, rows, names)?;
-    let mut buf = Vec::with_capacity(keys.len());
+    // A maker that parses the JSON columns itself, or failing that one that only builds the
+    // object (the columns parsed here, one call each), or neither.
+    let parsing = match names.json_parse.get(env) {
+        Some(parse) => names.shapes.record_maker(env, &rows.columns, &kinds, parse)?,
+        None => None,
+    };
+    let (keys, maker) = match parsing {
+        Some(maker) => (Vec::new(), Some(maker)),
+        None => row_shape(env, rows, names)?,
+    };
+    let mut buf = Vec::with_capacity(rows.columns.len());
     let mut make_row = |row: &[Value]| -> Result<JsValue> {
         buf.clear();
         for (value, kind) in row.iter().zip(&kinds) {
             buf.push(match kind {
-                Some(missing) => json_column_to_js(env, value, *missing, mode, names)?,
-                None => value_to_js(env, value, mode)?,
+                Some(missing) if parsing.is_none() => json_column_to_js(env, value, *missing, mode, names)?,
+                _ => value_to_js(env, value, mode)?,
             });
         }
         match maker {
@@ -354,9 +373,12 @@ impl Names {
 }
 
 /// Property names kept as JavaScript strings across results (up to `KEY_CACHE_LIMIT`), so the
-/// same column names are not created and internalized again for every row of every result.
+/// same names are not created and internalized again for every object of every result. N-API
+/// before version 10 references objects only, so the strings are the elements of one array the
+/// cache holds, and `names` maps each name to its index.
 pub(crate) struct KeyCache {
-    names: RefCell<HashMap<String, Reference>>,
+    names: RefCell<HashMap<String, u32>>,
+    strings: raw::Held,
 }
 
 const KEY_CACHE_LIMIT: usize = 1024;
@@ -365,22 +387,31 @@ impl KeyCache {
     pub(crate) fn new() -> KeyCache {
         KeyCache {
             names: RefCell::new(HashMap::new()),
+            strings: raw::Held::new(),
         }
     }
 
     pub(crate) fn key(&self, env: Env, name: &str) -> Result<JsValue> {
-        if let Some(reference) = self.names.borrow().get(name) {
-            if let Some(value) = reference.get(env)? {
-                return Ok(value);
-            }
+        let index = self.names.borrow().get(name).copied();
+        let strings = self.strings.get(env);
+        if let (Some(index), Some(strings)) = (index, strings) {
+            return Ok(raw::get_element(env, strings, index)?);
         }
         let value = raw::string(env, name)?;
         let mut names = self.names.borrow_mut();
-        if names.len() < KEY_CACHE_LIMIT {
-            // Strong: a cached name must not be collected while the cache still maps it.
-            if let Ok(reference) = Reference::strong(env, value) {
-                names.insert(name.to_owned(), reference);
+        let strings = match strings {
+            Some(strings) => strings,
+            None => {
+                // First use, or the array could not be held: start over with a new one.
+                names.clear();
+                let strings = raw::array(env, 0)?;
+                self.strings.set(env, strings);
+                strings
             }
+        };
+        let next = names.len() as u32;
+        if names.len() < KEY_CACHE_LIMIT && raw::set_element(env, strings, next, value).is_ok() {
+            names.insert(name.to_owned(), next);
         }
         Ok(value)
     }

@@ -3,6 +3,11 @@
 //! `{"id": a0, "name": a1, …}` allocates the object with its final hidden class at once. One such
 //! "maker" is compiled per column set and kept for the pool's lifetime.
 //!
+//! A domain row's maker also parses its JSON columns (`P(a5, 1)`: the text parsed with the
+//! `JSON.parse` the pool was made with, the column's default when it is NULL or empty, the text
+//! itself when it is not JSON), so a row costs one call into JavaScript instead of one per JSON
+//! column besides.
+//!
 //! Keys enter the generated source only as JSON string literals (every JSON string is a valid
 //! JavaScript string literal), so a column name cannot inject code. Where a maker cannot be made
 //! (`__proto__` among the keys, too many keys, code generation disabled with
@@ -13,6 +18,7 @@ use std::collections::HashMap;
 
 use crate::error::Result;
 use crate::js::raw::{self, Env, JsValue, Reference};
+use crate::sqlite::rows::Missing;
 
 /// Column sets remembered; past this, new shapes are built key by key.
 const SHAPE_LIMIT: usize = 256;
@@ -36,11 +42,38 @@ impl Shapes {
 
     /// The maker for objects with exactly these keys in this order, if there is one.
     pub(crate) fn maker<'k>(&self, env: Env, keys: impl Iterator<Item = &'k str> + Clone) -> Result<Option<JsValue>> {
+        self.find_or_make(env, keys.clone().map(|k| (k, None)), None)
+    }
+
+    /// The maker for domain rows with these columns, `kinds` saying which are JSON text to parse
+    /// with `parse` (and their default when NULL or empty), if there is one.
+    pub(crate) fn record_maker(
+        &self,
+        env: Env,
+        columns: &[String],
+        kinds: &[Option<Missing>],
+        parse: JsValue,
+    ) -> Result<Option<JsValue>> {
+        let props = columns.iter().map(String::as_str).zip(kinds.iter().copied());
+        self.find_or_make(env, props, Some(parse))
+    }
+
+    fn find_or_make<'k>(
+        &self,
+        env: Env,
+        props: impl Iterator<Item = (&'k str, Option<Missing>)> + Clone,
+        parse: Option<JsValue>,
+    ) -> Result<Option<JsValue>> {
         let mut id = self.scratch.borrow_mut();
         id.clear();
-        for k in keys.clone() {
+        for (k, json) in props.clone() {
             id.push_str(k);
-            id.push('\0');
+            id.push(match json {
+                None => '\0',
+                Some(Missing::Object) => '\u{1}',
+                Some(Missing::Array) => '\u{2}',
+                Some(Missing::Null) => '\u{3}',
+            });
         }
         if let Some(found) = self.makers.borrow().get(id.as_str()) {
             return match found {
@@ -51,7 +84,7 @@ impl Shapes {
         if self.makers.borrow().len() >= SHAPE_LIMIT {
             return Ok(None);
         }
-        let made = compile(env, keys);
+        let made = compile(env, props, parse);
         let reference = made.and_then(|f| Reference::strong(env, f).ok());
         let kept = reference.is_some();
         self.makers.borrow_mut().insert(id.clone(), reference);
@@ -59,24 +92,65 @@ impl Shapes {
     }
 }
 
-/// `new Function("a0", …, "return {…}")`, or None (any exception it threw is cleared).
-fn compile<'k>(env: Env, keys: impl Iterator<Item = &'k str>) -> Option<JsValue> {
-    let mut params = Vec::new();
-    let mut body = String::from("return {");
-    for (i, key) in keys.enumerate() {
+/// What a JSON column reads back as: its text parsed; NULL or empty text, the column's default
+/// (`m`: 0 `{}`, 1 `[]`, 2 null); text that is not JSON, that text; anything else as it is.
+const PARSE_HELPER: &str = "const P = (s, m) => {
+  if (typeof s === 'string' && s !== '') { try { return parse(s) } catch { return s } }
+  return s === null || s === '' ? (m === 0 ? {} : m === 1 ? [] : null) : s
+};";
+
+/// The maker: `new Function("a0", …, "return {…}")`, or with `parse` a function made by
+/// `new Function("parse", "const P = …; return function (a0, …) { return {…} }")(parse)`; None
+/// when it cannot be made (any exception it threw is cleared).
+fn compile<'k>(
+    env: Env,
+    props: impl Iterator<Item = (&'k str, Option<Missing>)>,
+    parse: Option<JsValue>,
+) -> Option<JsValue> {
+    let mut names = Vec::new();
+    let mut literal = String::from("{");
+    for (i, (key, json)) in props.enumerate() {
         if i >= MAX_KEYS || key == "__proto__" {
             return None;
         }
-        let literal = serde_json::to_string(key).ok()?;
-        body.push_str(&format!("{literal}:a{i},"));
-        params.push(raw::string(env, &format!("a{i}")).ok()?);
+        let key = serde_json::to_string(key).ok()?;
+        let value = match json {
+            None => format!("a{i}"),
+            Some(missing) => {
+                parse?;
+                let m = match missing {
+                    Missing::Object => 0,
+                    Missing::Array => 1,
+                    Missing::Null => 2,
+                };
+                format!("P(a{i}, {m})")
+            }
+        };
+        literal.push_str(&format!("{key}:{value},"));
+        names.push(format!("a{i}"));
     }
-    body.push('}');
-    params.push(raw::string(env, &body).ok()?);
+    literal.push('}');
     let attempt = || -> Result<JsValue> {
         let global = raw::global(env)?;
         let function = raw::get_named(env, global, "Function")?;
-        raw::construct(env, function, &params)
+        match parse {
+            None => {
+                let mut params = names
+                    .iter()
+                    .map(|n| raw::string(env, n))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                params.push(raw::string(env, &format!("return {literal}"))?);
+                Ok(raw::construct(env, function, &params)?)
+            }
+            Some(parse) => {
+                let body = format!(
+                    "{PARSE_HELPER}\nreturn function ({}) {{ return {literal} }}",
+                    names.join(", ")
+                );
+                let outer = raw::construct(env, function, &[raw::string(env, "parse")?, raw::string(env, &body)?])?;
+                Ok(raw::call(env, outer, &[parse])?)
+            }
+        }
     };
     match attempt() {
         Ok(f) => Some(f),
