@@ -166,20 +166,26 @@ const fmt = (x, d = 0) => x.toLocaleString('en', { maximumFractionDigits: d, min
 /**
  * A workload's results under a heading of level `heading`, as a Markdown table (`r`: library
  * name → summary) with each peer's ratio `ours` ÷ peer. W4 is compared on the point reads kept
- * going during the heavy reads.
+ * going during the heavy reads. With `limit` ({ rate, how }: the no-JavaScript limit, raw.js) the
+ * table starts with that limit's row and says what fraction of it each library reached.
  */
-function table(w, r, ours, heading = '##') {
+function table(w, r, ours, heading = '##', limit = undefined) {
   const lines = [`${heading} ${w.key}: ${w.title}`, '']
+  const share = (v) => (limit ? ` ${fmt((100 * v) / limit.rate)}% |` : '')
+  const shareHead = limit ? ' of limit |' : ''
+  const shareRule = limit ? '---:|' : ''
   if (w.key === 'W4') {
     const { name: heavyName, short: h } = w.heavy
-    lines.push(`| library | ${heavyName}/s | ${h} p50 ms | ${h} p99 ms | point reads/s alone | point reads/s during | kept | loop max ms | ratio (reads during) |`, '|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    lines.push(`| library | ${heavyName}/s | ${h} p50 ms | ${h} p99 ms | point reads/s alone | point reads/s during | kept | loop max ms | ratio (reads during) |${shareHead}`, `|---|---:|---:|---:|---:|---:|---:|---:|---:|${shareRule}`)
+    if (limit) lines.push(`| raw limit: rusqlite, no JavaScript (${limit.how}) | — | — | — | ${fmt(limit.rate)} | — | — | — | — | 100% |`)
     for (const [name, m] of Object.entries(r)) {
-      lines.push(`| ${name} | ${fmt(m.ops_per_sec, 1)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.reads_alone_per_sec)} | ${fmt(m.reads_during_per_sec)} | ${fmt(100 * m.reads_kept)}% | ${fmt(m.loop_max_ms, 1)} | ${name === ours ? '—' : `${fmt(r[ours].reads_during_per_sec / m.reads_during_per_sec, 2)}x`} |`)
+      lines.push(`| ${name} | ${fmt(m.ops_per_sec, 1)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)} | ${fmt(m.reads_alone_per_sec)} | ${fmt(m.reads_during_per_sec)} | ${fmt(100 * m.reads_kept)}% | ${fmt(m.loop_max_ms, 1)} | ${name === ours ? '—' : `${fmt(r[ours].reads_during_per_sec / m.reads_during_per_sec, 2)}x`} |${share(m.reads_during_per_sec)}`)
     }
   } else {
-    lines.push('| library | ops/s | p50 ms | p99 ms | loop max ms | ratio | check |', '|---|---:|---:|---:|---:|---:|---|')
+    lines.push(`| library | ops/s | p50 ms | p99 ms | loop max ms | ratio |${shareHead} check |`, `|---|---:|---:|---:|---:|---:|${shareRule}---|`)
+    if (limit) lines.push(`| raw limit: rusqlite, no JavaScript | ${fmt(limit.rate)} | — | — | — | — | 100% | ${limit.how} |`)
     for (const [name, m] of Object.entries(r)) {
-      lines.push(`| ${name} | ${fmt(m.ops_per_sec)} | ${fmt(m.p50, 3)} | ${fmt(m.p99, 3)} | ${fmt(m.loop_max_ms, 1)} | ${name === ours ? '—' : `${fmt(r[ours].ops_per_sec / m.ops_per_sec, 2)}x`} | ${m.check} |`)
+      lines.push(`| ${name} | ${fmt(m.ops_per_sec)} | ${fmt(m.p50, 3)} | ${fmt(m.p99, 3)} | ${fmt(m.loop_max_ms, 1)} | ${name === ours ? '—' : `${fmt(r[ours].ops_per_sec / m.ops_per_sec, 2)}x`} |${share(m.ops_per_sec)} ${m.check} |`)
     }
   }
   lines.push('')

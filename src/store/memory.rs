@@ -4,12 +4,24 @@
 use crate::clock::{iso8601, unix_ms};
 use crate::pool::job::Completion;
 use crate::store::rows::{missing_parent, write_json};
+use crate::store::seam::Dialect;
 use crate::store::tables::MEMORY;
 use crate::store::{unique_id, Store};
 
 /// Longest TTL accepted: 100 years. Far larger ones would put the expiry past year 9999, where
 /// the stored timestamp no longer compares as a date and the entry would vanish at once.
 pub const MAX_TTL_SECS: f64 = 100.0 * 365.25 * 86_400.0;
+
+/// storeMemory's statement in `dialect`: id, agent, key, value, TTL, expiry.
+pub fn upsert_memory(dialect: &dyn Dialect) -> String {
+    let now = dialect.now_ms();
+    format!(
+        "INSERT INTO agent_memory (id, agent_id, key, value, ttl_secs, expires_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, {now}, {now})
+         ON CONFLICT(agent_id, key) DO UPDATE SET value = excluded.value, ttl_secs = excluded.ttl_secs,
+           expires_at = excluded.expires_at, updated_at = excluded.updated_at"
+    )
+}
 
 impl Store {
     /// Stores `value` (JSON text) under (agent, key): a new row, or the existing one updated in
@@ -26,13 +38,7 @@ impl Store {
         let expires_at = ttl.map(|t| iso8601(unix_ms() + (t * 1000.0) as u64));
         let ttl_stored = ttl.map(|t| t.round() as i64);
         let id = unique_id("mem");
-        let now = self.storage.dialect().now_ms();
-        let sql = format!(
-            "INSERT INTO agent_memory (id, agent_id, key, value, ttl_secs, expires_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, {now}, {now})
-             ON CONFLICT(agent_id, key) DO UPDATE SET value = excluded.value, ttl_secs = excluded.ttl_secs,
-               expires_at = excluded.expires_at, updated_at = excluded.updated_at"
-        );
+        let sql = upsert_memory(self.storage.dialect());
         let what = format!("storeMemory: agent \"{agent_id}\" does not exist");
         self.write_one(
             sql,

@@ -12,7 +12,10 @@ use crate::sqlite::{guard, RowSet, Value};
 use crate::store::schema;
 use crate::store::seam::{Dialect, Query, Session, Statement, Storage, Work};
 
-struct SqliteDialect;
+pub struct SqliteDialect;
+
+/// SQLite's dialect.
+pub static SQLITE: SqliteDialect = SqliteDialect;
 
 impl Dialect for SqliteDialect {
     fn now_ms(&self) -> &'static str {

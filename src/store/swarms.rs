@@ -9,6 +9,14 @@ use crate::store::rows::{self, missing_parent, write_json};
 use crate::store::tables::{AGENTS, SWARMS, TASKS};
 use crate::store::Store;
 
+/// createAgent's statement.
+pub const INSERT_AGENT: &str =
+    "INSERT INTO agents (id, swarm_id, name, type, capabilities, neural_config, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)";
+/// getAgent's query.
+pub const GET_AGENT: &str = "SELECT * FROM agents WHERE id = ?";
+/// updateAgentStatus's statement.
+pub const UPDATE_AGENT_STATUS: &str = "UPDATE agents SET status = ? WHERE id = ?";
+
 impl Store {
     /// Inserts a swarm; an existing id is left as it is and answered with
     /// `{ id, changes: 0, lastInsertRowid: null }`, as the original did.
@@ -43,8 +51,16 @@ impl Store {
             a.swarm_id.as_deref().unwrap_or("")
         );
         self.write_one(
-            "INSERT INTO agents (id, swarm_id, name, type, capabilities, neural_config, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)".into(),
-            &[&a.id, &a.swarm_id, &a.name, &a.kind, &a.capabilities, &a.neural_config, &a.metrics],
+            INSERT_AGENT.into(),
+            &[
+                &a.id,
+                &a.swarm_id,
+                &a.name,
+                &a.kind,
+                &a.capabilities,
+                &a.neural_config,
+                &a.metrics,
+            ],
             move |w| w.map(write_json).map_err(|e| missing_parent(e, what.clone())),
             done,
         );
@@ -52,7 +68,7 @@ impl Store {
 
     pub fn update_agent_status(&self, agent_id: String, status: String, done: Completion) {
         self.write_one(
-            "UPDATE agents SET status = ? WHERE id = ?".into(),
+            UPDATE_AGENT_STATUS.into(),
             &[&status, &agent_id],
             |w| w.map(write_json),
             done,
@@ -60,7 +76,7 @@ impl Store {
     }
 
     pub fn get_agent(&self, id: String, done: Completion) {
-        self.read_one("SELECT * FROM agents WHERE id = ?".into(), &[&id], AGENTS, true, done);
+        self.read_one(GET_AGENT.into(), &[&id], AGENTS, true, done);
     }
 
     /// Agents of a swarm in the order they were created; `status` None means all. (The order is
