@@ -395,7 +395,7 @@ impl KeyCache {
         let index = self.names.borrow().get(name).copied();
         let strings = self.strings.get(env);
         if let (Some(index), Some(strings)) = (index, strings) {
-            return Ok(raw::get_element(env, strings, index)?);
+            return raw::get_element(env, strings, index);
         }
         let value = raw::string(env, name)?;
         let mut names = self.names.borrow_mut();
