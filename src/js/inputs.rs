@@ -4,7 +4,9 @@
 use napi::sys::ValueType as T;
 
 use crate::error::{Error, Result};
-use crate::js::convert::to_value;
+use std::fmt::Display;
+
+use crate::js::convert::{to_value, KeyCache};
 use crate::js::raw::{self, Env, JsValue};
 use crate::store::inputs::{field, Field, NewAgent, NewNetwork, NewSwarm, NewTask, Storage, Update};
 
@@ -13,7 +15,7 @@ fn is_absent(env: Env, v: JsValue) -> Result<bool> {
 }
 
 /// A non-empty string argument.
-pub(crate) fn string(env: Env, v: JsValue, what: &str) -> Result<String> {
+pub(crate) fn string(env: Env, v: JsValue, what: impl Display) -> Result<String> {
     if raw::type_of(env, v)? != T::napi_string {
         return Err(Error::invalid(format!("{what} must be a non-empty string")));
     }
@@ -29,7 +31,7 @@ pub(crate) fn strings2(env: Env, a: JsValue, a_name: &str, b: JsValue, b_name: &
     Ok((string(env, a, a_name)?, string(env, b, b_name)?))
 }
 
-pub(crate) fn opt_string(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<String>> {
+pub(crate) fn opt_string(env: Env, v: Option<JsValue>, what: impl Display) -> Result<Option<String>> {
     match v {
         Some(v) if !is_absent(env, v)? => string(env, v, what).map(Some),
         _ => Ok(None),
@@ -37,7 +39,7 @@ pub(crate) fn opt_string(env: Env, v: Option<JsValue>, what: &str) -> Result<Opt
 }
 
 /// A finite number, or None when absent.
-pub(crate) fn opt_number(env: Env, v: Option<JsValue>, what: &str) -> Result<Option<f64>> {
+pub(crate) fn opt_number(env: Env, v: Option<JsValue>, what: impl Display) -> Result<Option<f64>> {
     let Some(v) = v else { return Ok(None) };
     match raw::type_of(env, v)? {
         T::napi_undefined | T::napi_null => Ok(None),
@@ -54,7 +56,7 @@ pub(crate) fn opt_number(env: Env, v: Option<JsValue>, what: &str) -> Result<Opt
 }
 
 /// `JSON.stringify(value)`, or None when it yields undefined; cycles and BigInt are refused.
-pub(crate) fn json(env: Env, v: JsValue, what: &str) -> Result<Option<String>> {
+pub(crate) fn json(env: Env, v: JsValue, what: impl Display) -> Result<Option<String>> {
     raw::json_stringify(env, v).map_err(|why| Error::invalid(format!("{what} cannot be stored as JSON: {why}")))
 }
 
@@ -65,21 +67,34 @@ fn object(env: Env, v: JsValue, what: &str) -> Result<JsValue> {
     Ok(v)
 }
 
+/// An argument object whose fields are read by name, the names kept as JavaScript strings in
+/// `keys` (made and internalized once, not per call).
 struct Obj<'a> {
     env: Env,
     v: JsValue,
     what: &'a str,
+    keys: &'a KeyCache,
+}
+
+/// `object.field`, formatted only for an error message.
+struct Label<'a>(&'a str, &'a str);
+
+impl Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
 }
 
 impl Obj<'_> {
     fn get(&self, key: &str) -> Result<JsValue> {
-        raw::get_named(self.env, self.v, key)
+        let name = self.keys.key(self.env, key)?;
+        raw::get(self.env, self.v, name)
     }
     fn string(&self, key: &str) -> Result<String> {
-        string(self.env, self.get(key)?, &format!("{}.{key}", self.what))
+        string(self.env, self.get(key)?, Label(self.what, key))
     }
     fn opt_string(&self, key: &str) -> Result<Option<String>> {
-        opt_string(self.env, Some(self.get(key)?), &format!("{}.{key}", self.what))
+        opt_string(self.env, Some(self.get(key)?), Label(self.what, key))
     }
     /// JSON text of a field; `default` when the field is absent (the original's `x || {}`).
     fn json_or(&self, key: &str, default: &str) -> Result<String> {
@@ -87,15 +102,16 @@ impl Obj<'_> {
         if is_absent(self.env, v)? {
             return Ok(default.into());
         }
-        Ok(json(self.env, v, &format!("{}.{key}", self.what))?.unwrap_or_else(|| default.into()))
+        Ok(json(self.env, v, Label(self.what, key))?.unwrap_or_else(|| default.into()))
     }
 }
 
-pub(crate) fn new_swarm(env: Env, v: JsValue) -> Result<NewSwarm> {
+pub(crate) fn new_swarm(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewSwarm> {
     let o = Obj {
         env,
         v: object(env, v, "swarm")?,
         what: "swarm",
+        keys,
     };
     let max = opt_number(env, Some(o.get("maxAgents")?), "swarm.maxAgents")?
         .ok_or_else(|| Error::invalid("swarm.maxAgents is required (a whole number)"))?;
@@ -112,11 +128,12 @@ pub(crate) fn new_swarm(env: Env, v: JsValue) -> Result<NewSwarm> {
     })
 }
 
-pub(crate) fn new_agent(env: Env, v: JsValue) -> Result<NewAgent> {
+pub(crate) fn new_agent(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewAgent> {
     let o = Obj {
         env,
         v: object(env, v, "agent")?,
         what: "agent",
+        keys,
     };
     Ok(NewAgent {
         id: o.string("id")?,
@@ -129,11 +146,12 @@ pub(crate) fn new_agent(env: Env, v: JsValue) -> Result<NewAgent> {
     })
 }
 
-pub(crate) fn new_task(env: Env, v: JsValue) -> Result<NewTask> {
+pub(crate) fn new_task(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewTask> {
     let o = Obj {
         env,
         v: object(env, v, "task")?,
         what: "task",
+        keys,
     };
     Ok(NewTask {
         id: o.string("id")?,
@@ -145,11 +163,12 @@ pub(crate) fn new_task(env: Env, v: JsValue) -> Result<NewTask> {
     })
 }
 
-pub(crate) fn new_network(env: Env, v: JsValue) -> Result<NewNetwork> {
+pub(crate) fn new_network(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewNetwork> {
     let o = Obj {
         env,
         v: object(env, v, "network")?,
         what: "network",
+        keys,
     };
     let architecture = o.get("architecture")?;
     if is_absent(env, architecture)? {
@@ -178,7 +197,7 @@ pub(crate) fn update(env: Env, v: JsValue, fields: &'static [Field], what: &str)
         let f = field(fields, &key, what)?;
         let label = || format!("{what}: field {key}");
         let stored = match f.storage {
-            Storage::Json => json(env, value, &label())?.map_or(crate::sqlite::Value::Null, Into::into),
+            Storage::Json => json(env, value, label())?.map_or(crate::sqlite::Value::Null, Into::into),
             Storage::Plain => to_value(env, value, &label)?,
         };
         sets.push((f.column, stored));

@@ -135,10 +135,14 @@ pub(crate) fn set_element(env: Env, arr: JsValue, index: u32, value: JsValue) ->
 }
 
 pub(crate) fn get_named(env: Env, obj: JsValue, key: &str) -> Result<JsValue, Error> {
-    let k = string(env, key)?;
-    // SAFETY: `obj` meets the module contract and `k` was just made in this scope; `r` is local.
+    get(env, obj, string(env, key)?)
+}
+
+/// `obj[key]`, getters and proxies included.
+pub(crate) fn get(env: Env, obj: JsValue, key: JsValue) -> Result<JsValue, Error> {
+    // SAFETY: `obj` and `key` meet the module contract (handles of this scope); `r` is local.
     out!("get_property", |r| unsafe {
-        sys::napi_get_property(env, obj, k, &mut r)
+        sys::napi_get_property(env, obj, key, &mut r)
     })
 }
 

@@ -346,6 +346,11 @@ pub struct Settler {
 }
 
 impl Settler {
+    /// Property names kept as JavaScript strings, for reading arguments as for building results.
+    pub(crate) fn keys(&self) -> &crate::js::convert::KeyCache {
+        &self.main.names.keys
+    }
+
     pub(crate) fn new(env: Env, mode: IntegerMode) -> Result<Settler> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
