@@ -38,6 +38,8 @@ pub struct ThreadContext {
     pub listeners: Listeners,
     /// How connections are opened and checked (tests inject faults through it).
     pub connector: Arc<dyn Connector>,
+    /// Wakes parked readers as queued reads need them.
+    pub doorbell: crate::pool::doorbell::Doorbell,
 }
 
 impl ThreadContext {

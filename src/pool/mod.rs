@@ -10,6 +10,7 @@ pub mod backup;
 pub mod cancel;
 pub mod context;
 pub mod cursor;
+pub mod doorbell;
 pub mod events;
 pub mod health;
 pub mod job;
@@ -119,6 +120,7 @@ impl Pool {
             registered: std::sync::atomic::AtomicBool::new(false),
             listeners: Default::default(),
             connector,
+            doorbell: doorbell::Doorbell::new(config.max_readers),
         });
         let writer_slot = Slot::adopt(&ctx, Role::Writer, writer_conn)?;
         let readers = (0..config.max_readers)
@@ -291,9 +293,13 @@ impl Pool {
                     if tx.len() >= self.ctx.config.max_queue {
                         return self.reject(lane, full(), job.done);
                     }
-                    tx.try_send(job).map_err(|e| match e {
+                    let sent = tx.try_send(job).map_err(|e| match e {
                         TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
-                    })
+                    });
+                    if sent.is_ok() && lane == Lane::Read {
+                        self.ctx.doorbell.queued();
+                    }
+                    sent
                 }
             };
             queued.err().map(|job| (Error::PoolClosed, job.done))

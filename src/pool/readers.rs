@@ -1,12 +1,14 @@
 //! Reader threads: each owns a read-only connection and pulls point reads from the readers'
-//! shared queue, serving those queued behind the first in one read transaction.
+//! shared queue, serving those queued behind the first in one read transaction. A reader never
+//! blocks on the queue itself: with nothing queued it spins briefly, then parks on the doorbell
+//! (doorbell.rs), which is rung only when no reader is awake or work was left behind.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{never, select, Receiver};
+use crossbeam_channel::{never, select, Receiver, TryRecvError};
 
 use crate::error::Result;
 use crate::pool::context::ThreadContext;
@@ -36,17 +38,45 @@ impl ReaderThread {
 
     fn run(mut self, ctx: &ThreadContext) {
         let mut pings = self.pings.clone();
+        let bell = &ctx.doorbell;
         loop {
+            match self.jobs.try_recv() {
+                Ok(job) => {
+                    bell.taking();
+                    if !self.jobs.is_empty() {
+                        bell.queued();
+                    }
+                    self.take(ctx, job, &mut pings);
+                    bell.looking();
+                    continue;
+                }
+                // Closed and drained.
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {}
+            }
+            if let Ok(ping) = pings.try_recv() {
+                self.answer(ctx, ping);
+                continue;
+            }
+            if bell.spin(|| !self.jobs.is_empty()) {
+                continue;
+            }
+            bell.parking();
+            if !self.jobs.is_empty() {
+                bell.looking();
+                continue;
+            }
             select! {
-                recv(self.jobs) -> msg => match msg {
-                    Ok(job) => self.take(ctx, job, &mut pings),
-                    Err(_) => break,
-                },
+                recv(bell.bell()) -> _ => {},
                 recv(pings) -> msg => match msg {
                     Ok(ping) => self.answer(ctx, ping),
                     Err(_) => pings = never(),
                 },
+                // Disconnected once the pool stops taking work: the loop then drains the queue
+                // and ends (`closing` never carries a message).
+                recv(ctx.closing) -> _ => {},
             }
+            bell.looking();
         }
     }
 
@@ -95,6 +125,10 @@ impl ReaderThread {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        // More than this batch is waiting: another reader takes the rest meanwhile.
+        if !self.jobs.is_empty() {
+            ctx.doorbell.queued();
         }
         if batch.len() > 1 {
             // If BEGIN fails the jobs simply run in autocommit mode, each its own transaction.
