@@ -75,6 +75,13 @@ export interface PoolOptions {
   pgMaxLifetime?: number
   /** PostgreSQL only: false for PgBouncer's transaction pooling (no named prepared statements). */
   pgPreparedStatements?: boolean
+  /**
+   * PostgreSQL only: libpq's sslmode, over the URL's `sslmode` (unset: the URL's, else 'prefer').
+   * verify-ca checks the certificate chain, verify-full the chain and the host name.
+   */
+  pgSslMode?: 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
+  /** PostgreSQL only: a PEM file of the root certificates to trust, over the URL's `sslrootcert`. */
+  pgSslRootCert?: string
   /** Return integers beyond 2^53 as BigInt instead of lossy numbers. */
   safeIntegers?: boolean
 }

@@ -11,7 +11,7 @@
 // pg_ctl run as the `postgres` user, since initdb refuses to run as root.
 'use strict'
 const { execFileSync } = require('node:child_process')
-const { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } = require('node:fs')
+const { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
 const { join } = require('node:path')
@@ -94,8 +94,12 @@ function logTail(cluster) {
  * Creates and starts a cluster in a fresh folder under the system's temp folder. Resolves to
  * { url, port, dir, log, bindir, data }: `url` is postgres://postgres@127.0.0.1:<port>/swarm_test
  * (trust authentication, no password), `log` the server's log file.
+ *
+ * `options` shape the cluster before it starts (a TLS server, say): `files` ({ name: text }) are
+ * written into its data folder readable by its owner alone, as PostgreSQL wants a private key;
+ * `settings` are lines added to postgresql.conf; `hba`, when given, replaces pg_hba.conf.
  */
-async function start() {
+async function start({ files = {}, settings = [], hba } = {}) {
   const bindir = findBinDir()
   if (!bindir) throw new Error('PostgreSQL server programs not found (apt-get install postgresql)')
   const dir = mkdtempSync(join(os.tmpdir(), 'swarm-pg-'))
@@ -117,8 +121,15 @@ async function start() {
       'synchronous_commit = off',
       'full_page_writes = off',
       'max_connections = 200',
+      ...settings,
       '',
     ].join('\n'))
+    for (const [name, text] of Object.entries(files)) {
+      const file = join(cluster.data, name)
+      writeFileSync(file, text, { mode: 0o600 })
+      if (asRoot) chownSync(file, ...postgresIds())
+    }
+    if (hba !== undefined) writeFileSync(join(cluster.data, 'pg_hba.conf'), hba)
     // The free port may be taken by someone else before the server binds it: then try another.
     for (let attempt = 1; ; attempt++) {
       cluster.port = await freePort()

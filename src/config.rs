@@ -31,6 +31,45 @@ impl Synchronous {
     }
 }
 
+/// libpq's `sslmode` for PostgreSQL connections (`src/pg/tls.rs` says what each one checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgSslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl PgSslMode {
+    /// Each mode by its libpq name, in order of what it demands.
+    pub const ALL: [(&'static str, PgSslMode); 5] = [
+        ("disable", PgSslMode::Disable),
+        ("prefer", PgSslMode::Prefer),
+        ("require", PgSslMode::Require),
+        ("verify-ca", PgSslMode::VerifyCa),
+        ("verify-full", PgSslMode::VerifyFull),
+    ];
+
+    /// The mode libpq calls `name` (any case), as a URL's `sslmode` gives it.
+    pub fn from_name(name: &str) -> Option<PgSslMode> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+            .map(|(_, mode)| *mode)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PgSslMode::Disable => "disable",
+            PgSslMode::Prefer => "prefer",
+            PgSslMode::Require => "require",
+            PgSslMode::VerifyCa => "verify-ca",
+            PgSslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
 /// Declares `PoolConfig` and `PoolConfig::unset()`, whose placeholder fields the defaults in
 /// `OPTIONS` then overwrite, so that a new field is written in the struct alone.
 macro_rules! pool_config {
@@ -87,6 +126,11 @@ pool_config! {
         /// PostgreSQL: false sends every statement unnamed with its types (PgBouncer's
         /// transaction pooling), true prepares each once per connection.
         pub pg_prepared_statements: bool,
+        /// PostgreSQL: libpq's sslmode; `None` leaves it to the URL's, else prefer.
+        pub pg_ssl_mode: Option<PgSslMode>,
+        /// PostgreSQL: a PEM file of the root certificates to trust; `None` leaves it to the
+        /// URL's sslrootcert.
+        pub pg_ssl_root_cert: Option<PathBuf>,
     }
 }
 
@@ -144,6 +188,11 @@ pub enum Kind {
         words: &'static [Word],
         default: &'static str,
     },
+    /// One of the words, case-insensitively, or unset (the field stays `None`): something else
+    /// decides then, as the URL does for PostgreSQL's TLS settings.
+    OptionalWords { words: &'static [Word] },
+    /// Any text that is not blank, or unset (the field stays `None`).
+    OptionalText { set: fn(&mut PoolConfig, &str) },
 }
 
 /// A word of a `Kind::Words` option and the setter storing it.
@@ -372,7 +421,32 @@ pub const OPTIONS: &[OptionSpec] = &[
         },
         doc: "PostgreSQL: false sends statements unnamed, for PgBouncer's transaction pooling.",
     },
+    OptionSpec {
+        option: "pgSslMode",
+        variable: "POOL_PG_SSL_MODE",
+        kind: Kind::OptionalWords {
+            words: &[
+                ("disable", |c| c.pg_ssl_mode = Some(PgSslMode::Disable)),
+                ("prefer", |c| c.pg_ssl_mode = Some(PgSslMode::Prefer)),
+                ("require", |c| c.pg_ssl_mode = Some(PgSslMode::Require)),
+                ("verify-ca", |c| c.pg_ssl_mode = Some(PgSslMode::VerifyCa)),
+                ("verify-full", |c| c.pg_ssl_mode = Some(PgSslMode::VerifyFull)),
+            ],
+        },
+        doc: "PostgreSQL: libpq's sslmode, over the URL's; unset, the URL's or prefer.",
+    },
+    OptionSpec {
+        option: "pgSslRootCert",
+        variable: "POOL_PG_SSL_ROOT_CERT",
+        kind: Kind::OptionalText {
+            set: |c, v| c.pg_ssl_root_cert = Some(PathBuf::from(v)),
+        },
+        doc: "PostgreSQL: PEM file of the root certificates to trust, over the URL's sslrootcert.",
+    },
 ];
+
+/// What `default_text` says of an option that is unset by default.
+pub const UNSET: &str = "none";
 
 impl Kind {
     fn set_default(self, config: &mut PoolConfig) {
@@ -387,6 +461,8 @@ impl Kind {
                     set(config)
                 }
             }
+            // `PoolConfig::unset()` left the field `None`.
+            Kind::OptionalWords { .. } | Kind::OptionalText { .. } => {}
         }
     }
 
@@ -396,6 +472,7 @@ impl Kind {
             Kind::Integer { default, .. } | Kind::Millis { default, .. } => default.to_string(),
             Kind::Boolean { default, .. } => default.to_string(),
             Kind::Text { default, .. } | Kind::Words { default, .. } => default.to_string(),
+            Kind::OptionalWords { .. } | Kind::OptionalText { .. } => UNSET.to_string(),
         }
     }
 }
@@ -440,22 +517,25 @@ impl PoolConfig {
             Kind::Integer { min, max, set, .. } => set(self, integer(name, &value, min, max)?),
             Kind::Millis { min, max, set, .. } => set(self, millis(integer(name, &value, min, max)?)),
             Kind::Boolean { set, .. } => set(self, boolean(name, &value)?),
-            Kind::Text { set, .. } => set(self, &text(name, &value)?),
-            Kind::Words { words, .. } => {
-                let word = text(name, &value)?.to_ascii_uppercase();
-                match words.iter().find(|(w, _)| w.eq_ignore_ascii_case(&word)) {
-                    Some((_, set)) => set(self),
-                    None => {
-                        let all: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
-                        return Err(Error::config(
-                            name,
-                            format!("\"{word}\" is not one of {}", all.join(", ")),
-                        ));
-                    }
-                }
-            }
+            Kind::Text { set, .. } | Kind::OptionalText { set } => set(self, &text(name, &value)?),
+            Kind::Words { words, .. } | Kind::OptionalWords { words } => one_of(name, &value, words)?(self),
         }
         Ok(())
+    }
+}
+
+/// The setter of the word `value` is.
+fn one_of(name: &str, value: &RawValue, words: &[Word]) -> Result<fn(&mut PoolConfig)> {
+    let word = text(name, value)?.to_ascii_uppercase();
+    match words.iter().find(|(w, _)| w.eq_ignore_ascii_case(&word)) {
+        Some((_, set)) => Ok(*set),
+        None => {
+            let all: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+            Err(Error::config(
+                name,
+                format!("\"{word}\" is not one of {}", all.join(", ")),
+            ))
+        }
     }
 }
 
@@ -620,6 +700,12 @@ mod test {
                     let distinct: HashSet<String> = words.iter().map(|(w, _)| w.to_ascii_uppercase()).collect();
                     assert_eq!(distinct.len(), words.len(), "{name}: words differ only in case");
                 }
+                Kind::OptionalWords { words } => {
+                    assert!(!words.iter().any(|(w, _)| w.eq_ignore_ascii_case(UNSET)), "{name}");
+                    let distinct: HashSet<String> = words.iter().map(|(w, _)| w.to_ascii_uppercase()).collect();
+                    assert_eq!(distinct.len(), words.len(), "{name}: words differ only in case");
+                }
+                Kind::OptionalText { .. } => {}
             }
         }
     }
@@ -627,7 +713,11 @@ mod test {
     #[test]
     fn every_default_passes_its_own_parser() -> Result<()> {
         let defaults = PoolConfig::default();
-        for spec in OPTIONS {
+        // An option unset by default has no value to parse back.
+        let set_by_default = OPTIONS
+            .iter()
+            .filter(|s| !matches!(s.kind, Kind::OptionalWords { .. } | Kind::OptionalText { .. }));
+        for spec in set_by_default {
             let text = spec.kind.default_text();
             let mut c = PoolConfig::default();
             c.apply_option(spec.option, RawValue::Text(text.clone()))?;
@@ -643,15 +733,29 @@ mod test {
     }
 
     /// `field: value` for each field of the pretty `Debug` form: the struct's fields without
-    /// listing them by hand, so a field no option sets is noticed.
+    /// listing them by hand, so a field no option sets is noticed. A value spread over lines
+    /// (`Some(` … `)`) is joined.
     fn fields(config: &PoolConfig) -> BTreeMap<String, String> {
-        format!("{config:#?}")
+        let mut fields = BTreeMap::new();
+        let mut last: Option<String> = None;
+        for line in format!("{config:#?}")
             .lines()
             .filter_map(|line| line.strip_prefix("    "))
-            .filter(|line| !line.starts_with(' '))
-            .filter_map(|line| line.split_once(": "))
-            .map(|(field, value)| (field.to_string(), value.to_string()))
-            .collect()
+        {
+            match (line.starts_with(' '), line.split_once(": "), &last) {
+                (false, Some((field, value)), _) => {
+                    fields.insert(field.to_string(), value.to_string());
+                    last = Some(field.to_string());
+                }
+                (true, _, Some(field)) => {
+                    if let Some(value) = fields.get_mut(field) {
+                        value.push_str(line.trim());
+                    }
+                }
+                _ => last = None,
+            }
+        }
+        fields
     }
 
     /// Valid values unlike the default, as an environment variable would give them.
@@ -668,6 +772,8 @@ mod test {
                 .map(|(w, _)| w.to_string())
                 .filter(|w| w != default)
                 .collect(),
+            Kind::OptionalWords { words } => words.iter().map(|(w, _)| w.to_string()).collect(),
+            Kind::OptionalText { .. } => vec!["elsewhere".to_string()],
         }
     }
 
@@ -823,8 +929,8 @@ mod test {
         match kind {
             Kind::Integer { .. } | Kind::Millis { .. } => "number".to_string(),
             Kind::Boolean { .. } => "boolean".to_string(),
-            Kind::Text { .. } => "string".to_string(),
-            Kind::Words { words, .. } => words
+            Kind::Text { .. } | Kind::OptionalText { .. } => "string".to_string(),
+            Kind::Words { words, .. } | Kind::OptionalWords { words } => words
                 .iter()
                 .map(|(w, _)| format!("'{w}'"))
                 .collect::<Vec<_>>()
@@ -861,6 +967,46 @@ mod test {
             declared, expected,
             "PoolOptions in src/js/types.d.ts drifted from OPTIONS"
         );
+    }
+
+    #[test]
+    fn the_ssl_mode_is_unset_until_given_and_takes_libpq_words_only() -> Result<()> {
+        assert_eq!(PoolConfig::default().pg_ssl_mode, None);
+        assert_eq!(PoolConfig::default().pg_ssl_root_cert, None);
+        for (word, mode) in PgSslMode::ALL {
+            assert_eq!(from_vars(&[("POOL_PG_SSL_MODE", word)])?.pg_ssl_mode, Some(mode));
+            assert_eq!(PgSslMode::from_name(&word.to_ascii_uppercase()), Some(mode));
+            assert_eq!(mode.name(), word);
+            let mut c = PoolConfig::default();
+            c.apply_option("pgSslMode", RawValue::Text(word.to_ascii_uppercase()))?;
+            assert_eq!(c.pg_ssl_mode, Some(mode));
+        }
+        for bad in ["allow", "verify_full", "on", ""] {
+            let err = from_vars(&[("POOL_PG_SSL_MODE", bad)]).expect_err(bad);
+            assert_eq!(err.code(), "INVALID_CONFIG");
+            assert!(err.to_string().starts_with("invalid POOL_PG_SSL_MODE: "), "{err}");
+        }
+        let mut c = PoolConfig::default();
+        let err = c
+            .apply_option("pgSslMode", RawValue::Bool(true))
+            .expect_err("a boolean");
+        assert!(err.to_string().starts_with("invalid pgSslMode: "), "{err}");
+        assert_eq!(PgSslMode::from_name("allow"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn the_root_certificate_is_a_path_that_is_not_blank() -> Result<()> {
+        let c = from_vars(&[("POOL_PG_SSL_ROOT_CERT", "/etc/ca.pem")])?;
+        assert_eq!(c.pg_ssl_root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        let err = from_vars(&[("POOL_PG_SSL_ROOT_CERT", " ")]).expect_err("blank");
+        assert!(err.to_string().starts_with("invalid POOL_PG_SSL_ROOT_CERT: "), "{err}");
+        let mut c = PoolConfig::default();
+        let err = c
+            .apply_option("pgSslRootCert", RawValue::Number(1.0))
+            .expect_err("a number");
+        assert!(err.to_string().starts_with("invalid pgSslRootCert: "), "{err}");
+        Ok(())
     }
 
     #[test]

@@ -162,7 +162,8 @@ struct TableReport {
 
 pub fn copy(from: &str, to: &str, options: &CopyOptions) -> Result<Json> {
     let src = source(from)?;
-    let settings = Settings::new(to, &PoolConfig::default())?;
+    // POOL_* variables apply as they would to a pool on `to`: POOL_PG_SSL_MODE above all.
+    let settings = Settings::new(to, &PoolConfig::from_env()?)?;
     let link = Link::open(&settings, "migrate")?;
     schema::migrate(&link)?;
     // First every table is checked, so a refused target is refused before anything is written.

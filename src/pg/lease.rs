@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::PoolConfig;
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::pg::tls;
 use crate::pg::PgPool;
 use crate::pool::job::{Completion, Output};
 use crate::pool::snapshot::PoolSnapshot;
@@ -38,10 +39,14 @@ pub struct PgLease {
 impl PgLease {
     pub fn acquire(url: &str, config: PoolConfig) -> Result<PgLease> {
         // However the URL is spelled (postgres:// or postgresql://, parameters in any order),
-        // the same server, database, user and settings are one key.
-        let key = match url.trim().parse::<tokio_postgres::Config>() {
-            Ok(parsed) => format!("{parsed:?}"),
-            Err(_) => url.trim().to_string(),
+        // the same server, database, user and settings are one key; the TLS parameters
+        // tokio-postgres does not parse are part of it as given.
+        let parsed = tls::split_url(url.trim())
+            .ok()
+            .and_then(|(rest, tls)| Some((rest.parse::<tokio_postgres::Config>().ok()?, tls)));
+        let key = match parsed {
+            Some((parsed, tls)) => format!("{parsed:?} {tls:?}"),
+            None => url.trim().to_string(),
         };
         with_open(|open| {
             if let Some(entry) = open.get_mut(&key) {

@@ -17,12 +17,13 @@ use futures_util::Stream;
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::pg::dialect::POSTGRES;
 use crate::pg::errors::{convert, is_stale_plan, Fault};
+use crate::pg::tls::{self, Tls};
 use crate::pg::values::{declared_type, numbered, Cell, Param};
 use crate::pool::job::WriteResult;
 use crate::sqlite::{RowSet, Value};
@@ -32,6 +33,8 @@ use crate::store::seam::{Dialect, Session};
 #[derive(Clone)]
 pub struct Settings {
     pub server: tokio_postgres::Config,
+    /// libpq's sslmode and sslrootcert, from the options or the URL.
+    pub tls: Tls,
     pub connect_timeout: Duration,
     pub max_lifetime: Duration,
     pub prepared: bool,
@@ -69,19 +72,16 @@ pub fn redacted(url: &str) -> String {
 
 impl Settings {
     pub fn new(url: &str, config: &PoolConfig) -> Result<Settings> {
-        let server: tokio_postgres::Config = url
-            .trim()
+        // tokio-postgres parses the rest: it knows neither the verify modes nor sslrootcert.
+        let (rest, from_url) = tls::split_url(url.trim())?;
+        let mut server: tokio_postgres::Config = rest
             .parse()
             .map_err(|e| Error::config("POOL_DB_URL", format!("{} is not a PostgreSQL URL: {e}", redacted(url))))?;
-        // No TLS connector is built in yet: a URL that demands TLS is refused up front rather
-        // than failing every connection attempt with a handshake error.
-        if server.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(Error::NotSupported(
-                "sslmode=require: this version connects without TLS; use sslmode=disable or prefer over a private network or a tunnel".into(),
-            ));
-        }
+        let tls = Tls::new(config, from_url)?;
+        server.ssl_mode(tls.negotiation());
         Ok(Settings {
             server,
+            tls,
             connect_timeout: config.pg_connect_timeout,
             max_lifetime: config.pg_max_lifetime,
             prepared: config.pg_prepared_statements,
@@ -134,10 +134,14 @@ impl Link {
         // Behind a transaction pooler (PgBouncer refuses startup options, and a session setting
         // would not follow the next transaction to its server connection) the timeout is set in
         // each transaction instead: see `per_transaction`.
-        let connecting = async { tokio::time::timeout(settings.connect_timeout, server.connect(NoTls)).await };
+        let connecting =
+            async { tokio::time::timeout(settings.connect_timeout, server.connect(settings.tls.connector())).await };
         let (client, connection) = match runtime.block_on(connecting) {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) => {
+                if let Some(refused) = settings.tls.failure(&e) {
+                    return Err(refused);
+                }
                 return Err(match e.as_db_error() {
                     // The server refused who or what was asked for: fix the URL.
                     Some(db) if db.code().code().starts_with("28") || *db.code() == SqlState::INVALID_CATALOG_NAME => {
@@ -460,14 +464,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_url_that_demands_tls_is_refused_up_front() {
+    fn every_sslmode_of_libpq_is_taken_from_the_url() -> Result<()> {
+        use tokio_postgres::config::SslMode;
         let config = PoolConfig::default();
-        let refused = Settings::new("postgres://u@h/db?sslmode=require", &config)
+        let negotiated = |url: &str| Settings::new(url, &config).map(|s| s.server.get_ssl_mode());
+        assert_eq!(negotiated("postgres://u@h/db")?, SslMode::Prefer);
+        assert_eq!(negotiated("postgres://u@h/db?sslmode=disable")?, SslMode::Disable);
+        assert_eq!(negotiated("postgres://u@h/db?sslmode=require")?, SslMode::Require);
+        // The verify modes are require plus our own checks of the certificate.
+        let verified = Settings::new("postgres://u@h/db?sslmode=verify-ca&connect_timeout=2", &config);
+        match verified {
+            Ok(s) => assert_eq!(s.server.get_ssl_mode(), SslMode::Require),
+            // A system without a store of roots says so instead.
+            Err(e) => assert!(e.to_string().contains("the system's store has none"), "{e}"),
+        }
+        let unknown = Settings::new("postgres://u@h/db?sslcert=/x.pem", &config)
             .err()
             .map(|e| e.code());
-        assert_eq!(refused, Some("NOT_SUPPORTED"));
-        assert!(Settings::new("postgres://u@h/db?sslmode=disable", &config).is_ok());
-        assert!(Settings::new("postgres://u@h/db", &config).is_ok());
+        assert_eq!(unknown, Some("INVALID_CONFIG"));
+        Ok(())
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod lease;
 pub mod link;
 pub mod readers;
 pub mod schema;
+pub mod tls;
 pub mod values;
 pub mod writer;
 
