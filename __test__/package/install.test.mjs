@@ -110,6 +110,11 @@ test('the packed platform package carries one stripped addon that needs an old g
     .filter((m) => m && !m[2] && !m[1].includes('w'))
     .map((m) => m[3])
   assert.deepEqual(unversioned, [], 'every function the addon takes from the C library has a glibc version')
+  // TLS to PostgreSQL is rustls: the addon must load where no (or another) OpenSSL is installed.
+  const needed = [...execFileSync('objdump', ['-p', extracted], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .matchAll(/^\s*NEEDED\s+(\S+)$/gm)].map((m) => m[1])
+  assert.ok(needed.length > 0, 'objdump lists the libraries the addon needs')
+  assert.deepEqual(needed.filter((lib) => /^lib(ssl|crypto)\b/.test(lib)), [], `no OpenSSL among ${needed}`)
 })
 
 test('installed from the tarballs with no Rust toolchain: write/read, the CLI, the MCP tool list', async () => {
