@@ -23,6 +23,23 @@ const SPINS: u32 = 64;
 /// Of those, the first ones only spin; later ones give the core away in between.
 const BUSY_SPINS: u32 = 32;
 
+/// Waits briefly for `has_work` to turn true; whether it did. A thread that spins so before it
+/// blocks on its queue is usually still awake when the next job of a burst arrives, so the
+/// sender need not wake it.
+pub fn spin(has_work: impl Fn() -> bool) -> bool {
+    for i in 0..SPINS {
+        if has_work() {
+            return true;
+        }
+        if i < BUSY_SPINS {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    has_work()
+}
+
 pub struct Doorbell {
     /// Readers looking for work: spinning or about to look at the queue (neither parked nor
     /// running a job).
@@ -62,21 +79,6 @@ impl Doorbell {
     /// The reader is looking for work again.
     pub fn looking(&self) {
         self.idle.fetch_add(1, SeqCst);
-    }
-
-    /// Waits briefly for `has_work` to turn true; whether it did.
-    pub fn spin(&self, has_work: impl Fn() -> bool) -> bool {
-        for i in 0..SPINS {
-            if has_work() {
-                return true;
-            }
-            if i < BUSY_SPINS {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        has_work()
     }
 
     /// The reader is about to park: counted so from now on. Then it must look at the queue once

@@ -13,6 +13,7 @@ use crossbeam_channel::{never, select, Receiver, TryRecvError};
 use crate::error::Result;
 use crate::pool::context::ThreadContext;
 use crate::pool::cursor;
+use crate::pool::doorbell;
 use crate::pool::health::{Ping, PingReply};
 use crate::pool::job::Job;
 use crate::pool::lanes::Lane;
@@ -58,7 +59,7 @@ impl ReaderThread {
                 self.answer(ctx, ping);
                 continue;
             }
-            if bell.spin(|| !self.jobs.is_empty()) {
+            if doorbell::spin(|| !self.jobs.is_empty()) {
                 continue;
             }
             bell.parking();

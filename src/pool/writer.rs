@@ -14,6 +14,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::pool::context::ThreadContext;
+use crate::pool::doorbell;
 use crate::pool::health::{Ping, PingReply};
 use crate::pool::job::{Completion, Job, Output};
 use crate::pool::lanes::Lane;
@@ -86,7 +87,13 @@ impl WriterThread {
         let mut pings = self.pings.clone();
         let mut wal_woken = self.wal_woken.clone();
         let mut dirty = false;
+        let mut committed = false;
         loop {
+            if std::mem::take(&mut committed) {
+                // The next writes of a burst usually arrive within microseconds of a commit, and
+                // finding the writer awake spares their sender (the JavaScript thread) a wake-up.
+                doorbell::spin(|| !self.jobs.is_empty());
+            }
             select! {
                 recv(self.jobs) -> msg => match msg {
                     Ok(first) => {
@@ -96,6 +103,7 @@ impl WriterThread {
                         self.process(ctx, batch);
                         self.maintain(ctx, false);
                         dirty = true;
+                        committed = true;
                     }
                     Err(_) => break,
                 },
