@@ -353,21 +353,26 @@ pub(crate) struct Names {
     /// `JSON.parse` as it was when the pool was made, so code that replaces it later cannot
     /// change how rows read back.
     pub json_parse: raw::Held,
+    /// `JSON.stringify` as it was when the pool was made, for arguments stored as JSON text.
+    pub json_stringify: raw::Held,
 }
 
 impl Names {
     pub(crate) fn new(env: Env) -> Names {
-        let json_parse = raw::Held::new();
-        if let Ok(parse) = raw::global(env)
-            .and_then(|g| raw::get_named(env, g, "JSON"))
-            .and_then(|json| raw::get_named(env, json, "parse"))
-        {
-            json_parse.set(env, parse);
+        let (json_parse, json_stringify) = (raw::Held::new(), raw::Held::new());
+        if let Ok(json) = raw::global(env).and_then(|g| raw::get_named(env, g, "JSON")) {
+            if let Ok(parse) = raw::get_named(env, json, "parse") {
+                json_parse.set(env, parse);
+            }
+            if let Ok(stringify) = raw::get_named(env, json, "stringify") {
+                json_stringify.set(env, stringify);
+            }
         }
         Names {
             keys: KeyCache::new(),
             shapes: Shapes::new(),
             json_parse,
+            json_stringify,
         }
     }
 }

@@ -6,7 +6,7 @@ use napi::sys::ValueType as T;
 use crate::error::{Error, Result};
 use std::fmt::Display;
 
-use crate::js::convert::{to_value, KeyCache};
+use crate::js::convert::{to_value, Names};
 use crate::js::raw::{self, Env, JsValue};
 use crate::store::inputs::{field, Field, NewAgent, NewNetwork, NewSwarm, NewTask, Storage, Update};
 
@@ -57,7 +57,13 @@ pub(crate) fn opt_number(env: Env, v: Option<JsValue>, what: impl Display) -> Re
 
 /// `JSON.stringify(value)`, or None when it yields undefined; cycles and BigInt are refused.
 pub(crate) fn json(env: Env, v: JsValue, what: impl Display) -> Result<Option<String>> {
-    raw::json_stringify(env, v).map_err(|why| Error::invalid(format!("{what} cannot be stored as JSON: {why}")))
+    stringify(env, v, what, None)
+}
+
+/// `json` with the `JSON.stringify` kept in `names`.
+fn stringify(env: Env, v: JsValue, what: impl Display, names: Option<&Names>) -> Result<Option<String>> {
+    let kept = names.and_then(|n| n.json_stringify.get(env));
+    raw::json_stringify(env, v, kept).map_err(|why| Error::invalid(format!("{what} cannot be stored as JSON: {why}")))
 }
 
 fn object(env: Env, v: JsValue, what: &str) -> Result<JsValue> {
@@ -68,12 +74,12 @@ fn object(env: Env, v: JsValue, what: &str) -> Result<JsValue> {
 }
 
 /// An argument object whose fields are read by name, the names kept as JavaScript strings in
-/// `keys` (made and internalized once, not per call).
+/// `names` (made and internalized once, not per call).
 struct Obj<'a> {
     env: Env,
     v: JsValue,
     what: &'a str,
-    keys: &'a KeyCache,
+    names: &'a Names,
 }
 
 /// `object.field`, formatted only for an error message.
@@ -87,7 +93,7 @@ impl Display for Label<'_> {
 
 impl Obj<'_> {
     fn get(&self, key: &str) -> Result<JsValue> {
-        let name = self.keys.key(self.env, key)?;
+        let name = self.names.keys.key(self.env, key)?;
         raw::get(self.env, self.v, name)
     }
     fn string(&self, key: &str) -> Result<String> {
@@ -102,16 +108,16 @@ impl Obj<'_> {
         if is_absent(self.env, v)? {
             return Ok(default.into());
         }
-        Ok(json(self.env, v, Label(self.what, key))?.unwrap_or_else(|| default.into()))
+        Ok(stringify(self.env, v, Label(self.what, key), Some(self.names))?.unwrap_or_else(|| default.into()))
     }
 }
 
-pub(crate) fn new_swarm(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewSwarm> {
+pub(crate) fn new_swarm(env: Env, v: JsValue, names: &Names) -> Result<NewSwarm> {
     let o = Obj {
         env,
         v: object(env, v, "swarm")?,
         what: "swarm",
-        keys,
+        names,
     };
     let max = opt_number(env, Some(o.get("maxAgents")?), "swarm.maxAgents")?
         .ok_or_else(|| Error::invalid("swarm.maxAgents is required (a whole number)"))?;
@@ -128,12 +134,12 @@ pub(crate) fn new_swarm(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewSwar
     })
 }
 
-pub(crate) fn new_agent(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewAgent> {
+pub(crate) fn new_agent(env: Env, v: JsValue, names: &Names) -> Result<NewAgent> {
     let o = Obj {
         env,
         v: object(env, v, "agent")?,
         what: "agent",
-        keys,
+        names,
     };
     Ok(NewAgent {
         id: o.string("id")?,
@@ -146,12 +152,12 @@ pub(crate) fn new_agent(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewAgen
     })
 }
 
-pub(crate) fn new_task(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewTask> {
+pub(crate) fn new_task(env: Env, v: JsValue, names: &Names) -> Result<NewTask> {
     let o = Obj {
         env,
         v: object(env, v, "task")?,
         what: "task",
-        keys,
+        names,
     };
     Ok(NewTask {
         id: o.string("id")?,
@@ -163,12 +169,12 @@ pub(crate) fn new_task(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewTask>
     })
 }
 
-pub(crate) fn new_network(env: Env, v: JsValue, keys: &KeyCache) -> Result<NewNetwork> {
+pub(crate) fn new_network(env: Env, v: JsValue, names: &Names) -> Result<NewNetwork> {
     let o = Obj {
         env,
         v: object(env, v, "network")?,
         what: "network",
-        keys,
+        names,
     };
     let architecture = o.get("architecture")?;
     if is_absent(env, architecture)? {

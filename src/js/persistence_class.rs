@@ -78,7 +78,7 @@ impl SwarmPersistencePooled {
         ts_return_type = "Promise<WriteResult | { id: string; changes: 0; lastInsertRowid: null }>"
     )]
     pub fn create_swarm(&self, mut env: Env, swarm: Unknown) -> napi::Result<JsPromise> {
-        let input = inputs::new_swarm(env.raw(), swarm.raw(), self.settler.keys());
+        let input = inputs::new_swarm(env.raw(), swarm.raw(), self.settler.names());
         self.op(&mut env, input, |s, i, d| s.create_swarm(i, d))
     }
 
@@ -89,7 +89,7 @@ impl SwarmPersistencePooled {
 
     #[napi(ts_args_type = "agent: AgentInput", ts_return_type = "Promise<WriteResult>")]
     pub fn create_agent(&self, mut env: Env, agent: Unknown) -> napi::Result<JsPromise> {
-        let input = inputs::new_agent(env.raw(), agent.raw(), self.settler.keys());
+        let input = inputs::new_agent(env.raw(), agent.raw(), self.settler.names());
         self.op(&mut env, input, |s, i, d| s.create_agent(i, d))
     }
 
@@ -129,7 +129,7 @@ impl SwarmPersistencePooled {
 
     #[napi(ts_args_type = "task: TaskInput", ts_return_type = "Promise<WriteResult>")]
     pub fn create_task(&self, mut env: Env, task: Unknown) -> napi::Result<JsPromise> {
-        let input = inputs::new_task(env.raw(), task.raw(), self.settler.keys());
+        let input = inputs::new_task(env.raw(), task.raw(), self.settler.names());
         self.op(&mut env, input, |s, i, d| s.create_task(i, d))
     }
 
@@ -232,7 +232,7 @@ impl SwarmPersistencePooled {
         ts_return_type = "Promise<WriteResult & { id: string }>"
     )]
     pub fn store_neural_network(&self, mut env: Env, network: Unknown) -> napi::Result<JsPromise> {
-        let input = inputs::new_network(env.raw(), network.raw(), self.settler.keys());
+        let input = inputs::new_network(env.raw(), network.raw(), self.settler.names());
         self.op(&mut env, input, |s, n, d| s.store_neural_network(n, d))
     }
 

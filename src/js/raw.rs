@@ -394,16 +394,16 @@ pub(crate) fn take_exception(env: Env) -> Option<JsValue> {
 
 /// Calls `JSON.stringify(value)`; Ok(None) when it yields undefined, Err with the thrown
 /// message (cycles, BigInt) when it throws.
-pub(crate) fn json_stringify(env: Env, value: JsValue) -> Result<Option<String>, String> {
+/// `stringify(value)` with `stringify` the given function (a `JSON.stringify` kept earlier), or
+/// else the global `JSON.stringify` as it is now.
+pub(crate) fn json_stringify(env: Env, value: JsValue, stringify: Option<JsValue>) -> Result<Option<String>, String> {
     let attempt = || -> Result<JsValue, Error> {
-        let json = get_named(env, global(env)?, "JSON")?;
-        let stringify = get_named(env, json, "stringify")?;
-        let args = [value];
-        // SAFETY: `json`, `stringify` and `value` belong to this scope (module contract), and the
-        // count 1 matches the one-element `args`, which outlives the call.
-        out!("call_function", |r| unsafe {
-            sys::napi_call_function(env, json, stringify, 1, args.as_ptr(), &mut r)
-        })
+        let stringify = match stringify {
+            Some(f) => f,
+            None => get_named(env, get_named(env, global(env)?, "JSON")?, "stringify")?,
+        };
+        // JSON.stringify does not read its `this`.
+        call(env, stringify, &[value])
     };
     match attempt() {
         Ok(text) => match type_of(env, text) {

@@ -346,9 +346,10 @@ pub struct Settler {
 }
 
 impl Settler {
-    /// Property names kept as JavaScript strings, for reading arguments as for building results.
-    pub(crate) fn keys(&self) -> &crate::js::convert::KeyCache {
-        &self.main.names.keys
+    /// What result conversion keeps (property-name strings, `JSON.parse` and `stringify`),
+    /// which reading arguments uses too.
+    pub(crate) fn names(&self) -> &Names {
+        &self.main.names
     }
 
     pub(crate) fn new(env: Env, mode: IntegerMode) -> Result<Settler> {
