@@ -55,14 +55,11 @@ pub(crate) fn opt_number(env: Env, v: Option<JsValue>, what: impl Display) -> Re
     }
 }
 
-/// `JSON.stringify(value)`, or None when it yields undefined; cycles and BigInt are refused.
-pub(crate) fn json(env: Env, v: JsValue, what: impl Display) -> Result<Option<String>> {
-    stringify(env, v, what, None)
-}
-
-/// `json` with the `JSON.stringify` kept in `names`.
-fn stringify(env: Env, v: JsValue, what: impl Display, names: Option<&Names>) -> Result<Option<String>> {
-    let kept = names.and_then(|n| n.json_stringify.get(env));
+/// `JSON.stringify(value)` with the `JSON.stringify` kept in `names` (every argument stored as
+/// JSON, so code that replaces the global later changes none of them), or None when it yields
+/// undefined; cycles and BigInt are refused.
+pub(crate) fn json(env: Env, v: JsValue, what: impl Display, names: &Names) -> Result<Option<String>> {
+    let kept = names.json_stringify.get(env);
     raw::json_stringify(env, v, kept).map_err(|why| Error::invalid(format!("{what} cannot be stored as JSON: {why}")))
 }
 
@@ -108,7 +105,7 @@ impl Obj<'_> {
         if is_absent(self.env, v)? {
             return Ok(default.into());
         }
-        Ok(stringify(self.env, v, Label(self.what, key), Some(self.names))?.unwrap_or_else(|| default.into()))
+        Ok(json(self.env, v, Label(self.what, key), self.names)?.unwrap_or_else(|| default.into()))
     }
 }
 
@@ -183,12 +180,12 @@ pub(crate) fn new_network(env: Env, v: JsValue, names: &Names) -> Result<NewNetw
     let weights = o.get("weights")?;
     Ok(NewNetwork {
         agent_id: o.string("agentId")?,
-        architecture: json(env, architecture, "network.architecture")?
+        architecture: json(env, architecture, "network.architecture", names)?
             .ok_or_else(|| Error::invalid("network.architecture is required"))?,
         weights: if is_absent(env, weights)? {
             None
         } else {
-            json(env, weights, "network.weights")?
+            json(env, weights, "network.weights", names)?
         },
         training_data: o.json_or("trainingData", "{}")?,
         performance_metrics: o.json_or("performanceMetrics", "{}")?,
@@ -196,14 +193,14 @@ pub(crate) fn new_network(env: Env, v: JsValue, names: &Names) -> Result<NewNetw
 }
 
 /// An update object whose keys must all be known fields (either spelling).
-pub(crate) fn update(env: Env, v: JsValue, fields: &'static [Field], what: &str) -> Result<Update> {
+pub(crate) fn update(env: Env, v: JsValue, fields: &'static [Field], what: &str, names: &Names) -> Result<Update> {
     let v = object(env, v, &format!("{what} updates"))?;
     let mut sets = Vec::new();
     for (key, value) in raw::own_keys(env, v)? {
         let f = field(fields, &key, what)?;
         let label = || format!("{what}: field {key}");
         let stored = match f.storage {
-            Storage::Json => json(env, value, label())?.map_or(crate::sqlite::Value::Null, Into::into),
+            Storage::Json => json(env, value, label(), names)?.map_or(crate::sqlite::Value::Null, Into::into),
             Storage::Plain => to_value(env, value, &label)?,
         };
         sets.push((f.column, stored));

@@ -140,7 +140,7 @@ impl SwarmPersistencePooled {
     pub fn update_task(&self, mut env: Env, task_id: Unknown, updates: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
         let input = inputs::string(e, task_id.raw(), "taskId")
-            .and_then(|id| Ok((id, inputs::update(e, updates.raw(), TASK_FIELDS, "updateTask")?)));
+            .and_then(|id| Ok((id, inputs::update(e, updates.raw(), TASK_FIELDS, "updateTask", self.settler.names())?)));
         self.op(&mut env, input, |s, (id, u), d| s.update_task(id, u, d))
     }
 
@@ -178,7 +178,7 @@ impl SwarmPersistencePooled {
             let agent = inputs::string(e, agent_id.raw(), "agentId")?;
             let key = inputs::string(e, key.raw(), "key")?;
             // `null` is stored as JSON null; what JSON.stringify turns into nothing is refused.
-            let value = inputs::json(e, value.raw(), "value")?.ok_or_else(|| {
+            let value = inputs::json(e, value.raw(), "value", self.settler.names())?.ok_or_else(|| {
                 Error::invalid(
                     "value cannot be stored as JSON (undefined, a function or a symbol); pass null to store null",
                 )
@@ -245,7 +245,7 @@ impl SwarmPersistencePooled {
         let input = inputs::string(e, id.raw(), "id").and_then(|id| {
             Ok((
                 id,
-                inputs::update(e, updates.raw(), NETWORK_FIELDS, "updateNeuralNetwork")?,
+                inputs::update(e, updates.raw(), NETWORK_FIELDS, "updateNeuralNetwork", self.settler.names())?,
             ))
         });
         self.op(&mut env, input, |s, (id, u), d| s.update_neural_network(id, u, d))
@@ -317,7 +317,7 @@ impl SwarmPersistencePooled {
         let e = env.raw();
         let input = (|| {
             let data = match event_data {
-                Some(v) => inputs::json(e, v.raw(), "eventData")?,
+                Some(v) => inputs::json(e, v.raw(), "eventData", self.settler.names())?,
                 None => None,
             };
             Ok((
