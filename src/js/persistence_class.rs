@@ -139,8 +139,12 @@ impl SwarmPersistencePooled {
     )]
     pub fn update_task(&self, mut env: Env, task_id: Unknown, updates: Unknown) -> napi::Result<JsPromise> {
         let e = env.raw();
-        let input = inputs::string(e, task_id.raw(), "taskId")
-            .and_then(|id| Ok((id, inputs::update(e, updates.raw(), TASK_FIELDS, "updateTask", self.settler.names())?)));
+        let input = inputs::string(e, task_id.raw(), "taskId").and_then(|id| {
+            Ok((
+                id,
+                inputs::update(e, updates.raw(), TASK_FIELDS, "updateTask", self.settler.names())?,
+            ))
+        });
         self.op(&mut env, input, |s, (id, u), d| s.update_task(id, u, d))
     }
 
@@ -245,7 +249,13 @@ impl SwarmPersistencePooled {
         let input = inputs::string(e, id.raw(), "id").and_then(|id| {
             Ok((
                 id,
-                inputs::update(e, updates.raw(), NETWORK_FIELDS, "updateNeuralNetwork", self.settler.names())?,
+                inputs::update(
+                    e,
+                    updates.raw(),
+                    NETWORK_FIELDS,
+                    "updateNeuralNetwork",
+                    self.settler.names(),
+                )?,
             ))
         });
         self.op(&mut env, input, |s, (id, u), d| s.update_neural_network(id, u, d))

@@ -1,7 +1,8 @@
 //! Waking reader threads only as queued work needs. Readers take jobs from their channel without
 //! ever blocking on it, so a job sent there wakes nobody by itself (a blocked receiver would cost
 //! the sending thread — the JavaScript thread — a futex wake per call while readers come and go).
-//! Instead a reader that finds the queue empty spins briefly, then parks on this bell, which is
+//! Instead a reader that finds the queue empty spins briefly (if no other reader is looking for
+//! work already), then parks on this bell, which is
 //! rung only when no reader is idle (looking for work): a reader running a job does not count, so
 //! a job never waits behind a long query or an open iteration while another reader sleeps. In a
 //! burst the reader that is looking takes what was queued meanwhile, and readers are woken only
@@ -14,30 +15,32 @@
 //! while a reader may still park).
 
 use std::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-/// Checks of an empty queue a reader makes before it parks: some tens of microseconds of
-/// spinning and yielding, long enough for the next call of a burst to arrive.
-const SPINS: u32 = 64;
-/// Of those, the first ones only spin; later ones give the core away in between.
-const BUSY_SPINS: u32 = 32;
+/// How long a thread that found its queue empty keeps looking before it parks: long enough for
+/// the next call of a burst to arrive (a few microseconds apart), short enough to cost little
+/// when none comes. It never yields meanwhile: a yield can hand the core to a low-priority
+/// worker for a whole scheduler slice, milliseconds, while a read waits.
+const SPIN_FOR: Duration = Duration::from_micros(20);
 
 /// Waits briefly for `has_work` to turn true; whether it did. A thread that spins so before it
 /// blocks on its queue is usually still awake when the next job of a burst arrives, so the
 /// sender need not wake it.
 pub fn spin(has_work: impl Fn() -> bool) -> bool {
-    for i in 0..SPINS {
-        if has_work() {
-            return true;
-        }
-        if i < BUSY_SPINS {
+    let started = Instant::now();
+    loop {
+        for _ in 0..16 {
+            if has_work() {
+                return true;
+            }
             std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
+        }
+        if started.elapsed() >= SPIN_FOR {
+            return has_work();
         }
     }
-    has_work()
 }
 
 pub struct Doorbell {
@@ -81,6 +84,13 @@ impl Doorbell {
         self.idle.fetch_add(1, SeqCst);
     }
 
+    /// Whether a reader that found the queue empty should spin before it parks: only when no
+    /// other reader is looking for work. One spinner catches the next call of a burst; more
+    /// would only take the cores from the JavaScript thread, the writer and the workers.
+    pub fn may_spin(&self) -> bool {
+        self.idle.load(SeqCst) <= 1
+    }
+
     /// The reader is about to park: counted so from now on. Then it must look at the queue once
     /// more (and call `looking` instead of parking if there is work, or after it woke).
     pub fn parking(&self) {
@@ -98,7 +108,6 @@ impl Doorbell {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::time::Duration;
 
     #[test]
     fn a_submitter_rings_only_when_no_reader_is_looking_for_work() {

@@ -59,7 +59,7 @@ impl ReaderThread {
                 self.answer(ctx, ping);
                 continue;
             }
-            if doorbell::spin(|| !self.jobs.is_empty()) {
+            if bell.may_spin() && doorbell::spin(|| !self.jobs.is_empty()) {
                 continue;
             }
             bell.parking();
