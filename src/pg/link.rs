@@ -235,6 +235,21 @@ impl Link {
         pending
     }
 
+    /// Prepares `sql` now, once (nothing to do when statements are not prepared). Inside a
+    /// transaction the server's refusal aborts it, as a failed statement does.
+    pub fn prepare(&self, sql: &str) -> Result<()> {
+        if self.prepared {
+            self.statement(sql)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `fault` says a cached plan no longer fits the schema (another host altered a
+    /// table): only prepared statements have plans to go stale.
+    pub fn went_stale(&self, fault: &Fault) -> bool {
+        self.prepared && is_stale_plan(fault)
+    }
+
     /// Whether `params` can be sent for `sql` (each value as the type the server expects), so a
     /// value PostgreSQL cannot take is refused before anything of its job goes on the wire.
     pub fn encodable(&self, sql: &str, params: &[Value]) -> Result<()> {
@@ -326,7 +341,7 @@ impl Link {
     /// again the next time.
     pub fn finish(&self, pending: PendingRows<'_>) -> std::result::Result<(Vec<Row>, u64), Fault> {
         let answer = self.bounded(pending);
-        if answer.as_ref().is_err_and(is_stale_plan) {
+        if answer.as_ref().is_err_and(|e| self.went_stale(e)) {
             self.statements.borrow_mut().clear();
         }
         answer
@@ -338,7 +353,7 @@ impl Link {
     fn run(&self, sql: &str, params: &[Value]) -> Result<(Vec<Row>, u64)> {
         let pending = self.start(sql, params)?;
         match self.finish(pending) {
-            Err(fault) if is_stale_plan(&fault) && self.prepared => {
+            Err(fault) if self.went_stale(&fault) => {
                 let again = self.start(sql, params)?;
                 self.finish(again).map_err(|e| convert(e, self.query_timeout))
             }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
-use crate::pg::errors::{convert, is_connection_loss, is_stale_plan};
+use crate::pg::errors::{convert, is_connection_loss};
 use crate::pg::link::{row_set, Link};
 use crate::pg::{Kind, PgJob, Shared};
 use crate::pool::job::Output;
@@ -197,7 +197,7 @@ impl Reader<'_> {
                         .map_err(|e| {
                             // A lost link, or a cached plan another host's DDL made stale (now
                             // forgotten): run again alone, on a fresh link.
-                            (!is_connection_loss(&e) && !is_stale_plan(&e)).then(|| convert(e, timeout))
+                            (!is_connection_loss(&e) && !l.went_stale(&e)).then(|| convert(e, timeout))
                         })
                         .and_then(|(rows, _)| row_set(&rows).map_err(Some)),
                     Err(Error::ConnectionLost(_)) => Err(None),

@@ -331,3 +331,103 @@ fn an_unreachable_server_fails_fast_with_connection_lost() -> Result<()> {
     assert_eq!(err.code(), "POOL_CLOSED");
     Ok(())
 }
+
+/// A write of a test group: SQL taking one id, queued as a statement (pipelined) or as work.
+#[derive(Clone, Copy)]
+enum Job {
+    Statement(&'static str, i64),
+    Work(&'static str, i64),
+}
+
+const INSERT: &str = "INSERT INTO t (id) VALUES (?)";
+const MISSING: &str = "INSERT INTO missing (id) VALUES (?)";
+
+fn inserts(ids: impl IntoIterator<Item = i64>) -> Vec<Job> {
+    ids.into_iter().map(|id| Job::Statement(INSERT, id)).collect()
+}
+
+/// Queues `jobs` behind a pause, so they form one group, and returns each one's outcome in
+/// order: its error code, or `None` when it committed.
+fn group_outcomes(pool: &PgPool, jobs: &[Job]) -> Vec<Option<&'static str>> {
+    pause(pool);
+    let (tx, rx) = unbounded();
+    for (n, &job) in jobs.iter().enumerate() {
+        let tx = tx.clone();
+        let done: crate::pool::job::Completion = Box::new(move |r| tx.send((n, r)).expect("send"));
+        match job {
+            Job::Statement(sql, id) => pool.write_statement(
+                Statement {
+                    sql: sql.into(),
+                    params: vec![Value::Integer(id)],
+                    finish: Box::new(|w| w.map(Output::Write)),
+                },
+                done,
+            ),
+            Job::Work(sql, id) => pool.write(
+                Box::new(move |s| s.execute(sql, &[Value::Integer(id)]).map(Output::Write)),
+                done,
+            ),
+        }
+    }
+    let mut outcomes = vec![None; jobs.len()];
+    for _ in 0..jobs.len() {
+        let (n, r) = rx.recv_timeout(Duration::from_secs(30)).expect("every write settles");
+        outcomes[n] = r.err().map(|e| e.code());
+    }
+    outcomes
+}
+
+/// The positions of the jobs that failed, with their codes.
+fn failures(outcomes: &[Option<&'static str>]) -> Vec<(usize, &'static str)> {
+    outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(n, o)| o.map(|code| (n, code)))
+        .collect()
+}
+
+fn opened(name: &str, prepared: bool) -> Result<Option<Arc<PgPool>>> {
+    let Some(url) = fresh(&format!("{name}_{}", if prepared { "prepared" } else { "text" })) else {
+        return Ok(None);
+    };
+    let pool = open(
+        &url,
+        PoolConfig {
+            pg_prepared_statements: prepared,
+            ..config()
+        },
+    )?;
+    wait(|d| pool.write(Box::new(|s| s.execute(TABLE, &[]).map(Output::Write)), d))?;
+    Ok(Some(pool))
+}
+
+#[test]
+fn a_statement_the_server_cannot_prepare_fails_alone_and_the_others_commit() -> Result<()> {
+    for prepared in [true, false] {
+        let Some(pool) = opened("unpreparable", prepared)? else {
+            return Ok(());
+        };
+        let groups = [
+            // Last of its run and of its group, where a transaction failed unseen would meet
+            // the COMMIT.
+            [inserts(0..10), vec![Job::Work(INSERT, 10), Job::Statement(MISSING, 0)]].concat(),
+            [inserts(20..30), vec![Job::Statement(MISSING, 0)]].concat(),
+            [inserts(30..40), vec![Job::Statement(MISSING, 0)], inserts(40..50)].concat(),
+            [vec![Job::Statement(MISSING, 0)], inserts(50..60)].concat(),
+        ];
+        let mut rows = 0;
+        for jobs in groups {
+            let outcomes = group_outcomes(&pool, &jobs);
+            let guilty = jobs.iter().position(|j| matches!(j, Job::Statement(MISSING, _)));
+            rows += jobs.len() as i64 - 1;
+            assert_eq!(
+                failures(&outcomes),
+                [(guilty.unwrap_or(usize::MAX), "SQLITE_ERROR")],
+                "prepared: {prepared}"
+            );
+            assert_eq!(count(&pool, "SELECT count(*) FROM t")?, rows, "prepared: {prepared}");
+        }
+        wait(|d| pool.close(d))?;
+    }
+    Ok(())
+}

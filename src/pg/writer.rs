@@ -21,7 +21,7 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
-use crate::pg::errors::{convert, is_connection_loss, is_stale_plan};
+use crate::pg::errors::{convert, is_connection_loss};
 use crate::pg::link::{as_sent, Link, Pending, PendingRows};
 use crate::pg::schema;
 use crate::pg::{Kind, PgJob, Shared};
@@ -381,21 +381,31 @@ enum Piped {
 /// statements after it, which were not acknowledged, are sent again.
 fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
     let mut outputs: Vec<(PgJob, Output)> = Vec::with_capacity(run.len());
-    // A job whose values PostgreSQL cannot take fails here, before anything of it is sent.
+    // A job whose statement the server will not prepare, or whose values PostgreSQL cannot
+    // take, fails here, before anything of it is sent.
     let mut left = VecDeque::with_capacity(run.len());
     let mut run = run.into_iter();
     while let Some(job) = run.next() {
-        let checked = match &job.kind {
-            Kind::Statement(st) => link.encodable(&st.sql, &st.params),
-            _ => Ok(()),
+        let (prepared, encodable) = match &job.kind {
+            Kind::Statement(st) => match link.prepare(&st.sql) {
+                Ok(()) => (Ok(()), link.encodable(&st.sql, &st.params)),
+                Err(e) => (Err(e), Ok(())),
+            },
+            _ => (Ok(()), Ok(())),
         };
-        match checked {
-            Ok(()) => left.push_back(job),
-            Err(Error::ConnectionLost(_)) => {
+        match (prepared, encodable) {
+            (Ok(()), Ok(())) => left.push_back(job),
+            (Err(Error::ConnectionLost(_)), _) | (_, Err(Error::ConnectionLost(_))) => {
                 left.push_back(job);
                 return Piped::Lost(left.into_iter().chain(run).collect());
             }
-            Err(e) => fail(shared, job, e),
+            // The refusal aborted the transaction: a COMMIT now would quietly roll back what
+            // was acknowledged before it, so the rest runs again without this job.
+            (Err(e), _) => {
+                fail(shared, job, e);
+                return Piped::Broken(outputs.into_iter().map(|(j, _)| j).chain(left).chain(run).collect());
+            }
+            (Ok(()), Err(e)) => fail(shared, job, e),
         }
     }
     while !left.is_empty() {
@@ -515,7 +525,7 @@ fn read_all(link: &Link, wire: Vec<(Pending<'_>, Sent<'_, PendingRows<'_>>, Pend
             .and_then(|pending| {
                 link.finish(pending).map_err(|e| {
                     // A cached plan made stale by another host's DDL: no fault of the statement's.
-                    went_stale = is_stale_plan(&e);
+                    went_stale = link.went_stale(&e);
                     refused(e, timeout)
                 })
             });
