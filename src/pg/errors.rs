@@ -157,3 +157,9 @@ pub fn is_stale_plan(fault: &Fault) -> bool {
         || e.code() == Some(&SqlState::UNDEFINED_COLUMN)
         || e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME))
 }
+
+/// Whether the server refused a request because its transaction had already failed (25P02):
+/// the failure was an earlier request's.
+pub fn is_in_failed_transaction(fault: &Fault) -> bool {
+    matches!(fault, Fault::Pg(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION))
+}

@@ -371,6 +371,17 @@ impl Link {
         (!self.prepared).then(|| format!("SET LOCAL statement_timeout = {}", self.query_timeout.as_millis()))
     }
 
+    /// The rowid the next write that inserts nothing reports.
+    pub fn last_insert_rowid(&self) -> i64 {
+        self.last_rowid.get()
+    }
+
+    /// Forgets the rowids of inserts rolled back since `last_insert_rowid` said `rowid`, so a
+    /// transaction run again reports what it would have the first time.
+    pub fn rewind_last_insert_rowid(&self, rowid: i64) {
+        self.last_rowid.set(rowid);
+    }
+
     /// What a write sent `as_sent` did. `lastInsertRowid` is the connection's, as SQLite's
     /// last_insert_rowid is: the rowid of the last row an INSERT made on it, whatever statement
     /// ran since.

@@ -347,8 +347,8 @@ fn inserts(ids: impl IntoIterator<Item = i64>) -> Vec<Job> {
 }
 
 /// Queues `jobs` behind a pause, so they form one group, and returns each one's outcome in
-/// order: its error code, or `None` when it committed.
-fn group_outcomes(pool: &PgPool, jobs: &[Job]) -> Vec<Option<&'static str>> {
+/// order: the `lastInsertRowid` it reported, or its error code.
+fn group_results(pool: &PgPool, jobs: &[Job]) -> Vec<std::result::Result<i64, &'static str>> {
     pause(pool);
     let (tx, rx) = unbounded();
     for (n, &job) in jobs.iter().enumerate() {
@@ -369,12 +369,21 @@ fn group_outcomes(pool: &PgPool, jobs: &[Job]) -> Vec<Option<&'static str>> {
             ),
         }
     }
-    let mut outcomes = vec![None; jobs.len()];
+    let mut results = vec![Err("unsettled"); jobs.len()];
     for _ in 0..jobs.len() {
         let (n, r) = rx.recv_timeout(Duration::from_secs(30)).expect("every write settles");
-        outcomes[n] = r.err().map(|e| e.code());
+        results[n] = match r {
+            Ok(Output::Write(w)) => Ok(w.last_insert_rowid),
+            Ok(_) => Err("not a write"),
+            Err(e) => Err(e.code()),
+        };
     }
-    outcomes
+    results
+}
+
+/// Each job's error code, `None` when it committed.
+fn group_outcomes(pool: &PgPool, jobs: &[Job]) -> Vec<Option<&'static str>> {
+    group_results(pool, jobs).into_iter().map(|r| r.err()).collect()
 }
 
 /// The positions of the jobs that failed, with their codes.
@@ -399,6 +408,80 @@ fn opened(name: &str, prepared: bool) -> Result<Option<Arc<PgPool>>> {
     )?;
     wait(|d| pool.write(Box::new(|s| s.execute(TABLE, &[]).map(Output::Write)), d))?;
     Ok(Some(pool))
+}
+
+/// The rowid of each of `ids` (the first time it appears), in that order.
+fn rowids(pool: &PgPool, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    let rows = match wait(|d| {
+        pool.read(
+            // Renamed: rows leave a column named rowid out, as SQLite's hidden one.
+            Box::new(|s| s.query("SELECT id, rowid AS r FROM t", &[]).map(Output::Rows)),
+            d,
+        )
+    })? {
+        Output::Rows(rows) => rows.values,
+        other => panic!("rows, not {other:?}"),
+    };
+    let by_id: std::collections::HashMap<i64, i64> = rows
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [Value::Integer(id), Value::Integer(rowid)] => Some((*id, *rowid)),
+            _ => None,
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    Ok(ids
+        .iter()
+        .filter(|id| seen.insert(**id))
+        .filter_map(|id| by_id.get(id).map(|rowid| (*id, *rowid)))
+        .collect())
+}
+
+#[test]
+fn failing_statements_first_last_and_several_in_one_group_fail_alone() -> Result<()> {
+    for prepared in [true, false] {
+        let Some(pool) = opened("guilty", prepared)? else {
+            return Ok(());
+        };
+        wait(|d| pool.write(insert(-1), d))?;
+        // A duplicate first, three in the middle (two of them adjacent), one last.
+        let ids: Vec<i64> = [-1]
+            .into_iter()
+            .chain(0..40)
+            .chain([5, 6, 39])
+            .chain(40..80)
+            .chain([79])
+            .collect();
+        let results = group_results(&pool, &inserts(ids.iter().copied()));
+        let outcomes: Vec<Option<&str>> = results.iter().map(|r| r.err()).collect();
+        let dup = "SQLITE_CONSTRAINT_PRIMARYKEY";
+        assert_eq!(
+            failures(&outcomes),
+            [(0, dup), (41, dup), (42, dup), (43, dup), (84, dup)],
+            "prepared: {prepared}"
+        );
+        assert_eq!(count(&pool, "SELECT count(*) FROM t")?, 81, "prepared: {prepared}");
+        // Each insert reported the rowid of the row it made in the try that committed.
+        let reported: Vec<(i64, i64)> = ids
+            .iter()
+            .zip(&results)
+            .filter_map(|(&id, r)| r.ok().map(|rowid| (id, rowid)))
+            .collect();
+        assert_eq!(reported, rowids(&pool, &ids[1..])?, "prepared: {prepared}");
+        // Five failures cost at most one more attempt of the group (the pause and every job
+        // but the first guilty one), not five.
+        let snapshot = pool.snapshot();
+        assert!(snapshot.largest_batch >= 80, "one group: {}", snapshot.largest_batch);
+        assert!(snapshot.writes.replayed > 0, "the group went without savepoints first");
+        assert!(
+            snapshot.writes.replayed <= ids.len() as u64,
+            "replayed {} of {}",
+            snapshot.writes.replayed,
+            ids.len()
+        );
+        wait(|d| pool.close(d))?;
+    }
+    Ok(())
 }
 
 #[test]
@@ -429,5 +512,142 @@ fn a_statement_the_server_cannot_prepare_fails_alone_and_the_others_commit() -> 
         }
         wait(|d| pool.close(d))?;
     }
+    Ok(())
+}
+
+#[test]
+fn a_failing_statement_beside_work_in_one_group_commits_the_work_once() -> Result<()> {
+    let Some(pool) = opened("mixed", true)? else {
+        return Ok(());
+    };
+    // Work before and after the guilty statement, and work that fails by itself.
+    let jobs = [
+        inserts(0..10),
+        vec![Job::Work(INSERT, 10)],
+        inserts(11..20),
+        vec![Job::Statement(INSERT, 5), Job::Work(INSERT, 20), Job::Work(INSERT, 3)],
+        inserts(21..30),
+    ]
+    .concat();
+    let outcomes = group_outcomes(&pool, &jobs);
+    let dup = "SQLITE_CONSTRAINT_PRIMARYKEY";
+    assert_eq!(failures(&outcomes), [(20, dup), (22, dup)]);
+    assert_eq!(count(&pool, "SELECT count(*) FROM t")?, 30);
+    assert_eq!(count(&pool, "SELECT count(DISTINCT id) FROM t")?, 30);
+    wait(|d| pool.close(d))?;
+    Ok(())
+}
+
+#[test]
+fn a_connection_killed_mid_statement_groups_loses_no_acknowledged_write() -> Result<()> {
+    let Some(url) = fresh("killed_bare") else { return Ok(()) };
+    let pool = open(&url, config())?;
+    wait(|d| pool.write(Box::new(|s| s.execute(TABLE, &[]).map(Output::Write)), d))?;
+    let admin = Link::open(&settings(&url, &PoolConfig::default()), "test killer")?;
+    let (tx, rx) = unbounded();
+    let (n, mut kills) = (3000, 0);
+    // Every 50th insert repeats the one before it: failures of their own among the losses.
+    let id = |k: i64| if k % 50 == 49 { k - 1 } else { k };
+    for k in 0..n {
+        let tx = tx.clone();
+        queue_insert(&pool, true, id(k), Box::new(move |r| tx.send((k, r)).expect("send")));
+        if k % 600 == 300 {
+            // Killed while its group waits on a pause, statements sent before it unanswered.
+            pause(&pool);
+            std::thread::sleep(Duration::from_millis(100));
+            // OFFSET 0 keeps the filter apart, so only the writer's backend is terminated.
+            let killed = admin.query(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity
+                 WHERE application_name = 'swarm-persistence writer' AND datname = current_database() OFFSET 0) w",
+                &[],
+            )?;
+            kills += usize::from(killed.values != [Value::Integer(0)]);
+        }
+    }
+    let mut acked = vec![false; n as usize];
+    for _ in 0..n {
+        let (k, r) = rx.recv_timeout(Duration::from_secs(60)).expect("every write settles");
+        match r {
+            Ok(_) => acked[k as usize] = true,
+            Err(Error::ConnectionLost(_)) => {}
+            Err(e) if k % 50 == 49 && e.code() == "SQLITE_CONSTRAINT_PRIMARYKEY" => {}
+            Err(e) => panic!("write {k}: {} {e}", e.code()),
+        }
+    }
+    for k in (49..n).step_by(50) {
+        assert!(
+            !(acked[k as usize] && acked[k as usize - 1]),
+            "two inserts of id {} both acknowledged",
+            id(k)
+        );
+    }
+    let ids: Vec<i64> = (0..n).filter(|&k| acked[k as usize]).map(id).collect();
+    let present = rowids(&pool, &ids)?.len();
+    assert_eq!(present, ids.len(), "every acknowledged write is there");
+    assert!(ids.len() as i64 > n / 2, "most writes commit: {} acked", ids.len());
+    assert!(kills >= 3, "{kills} connections killed");
+    wait(|d| pool.close(d))?;
+    Ok(())
+}
+
+#[test]
+fn statement_groups_deadlocked_by_another_host_are_replayed_and_commit() -> Result<()> {
+    let Some(url) = fresh("deadlock") else { return Ok(()) };
+    let (a, b) = (open(&url, config())?, open(&url, config())?);
+    wait(|d| {
+        a.write(
+            Box::new(|s| {
+                s.execute(TABLE, &[])?;
+                s.execute("INSERT INTO t (id) VALUES (0), (1)", &[]).map(Output::Write)
+            }),
+            d,
+        )
+    })?;
+    // Each locks one row, sleeps, then wants the other's: the server breaks the deadlock by
+    // failing one transaction (40P01), which runs again after the other commits.
+    const SLOW: &str = "UPDATE t SET rowid = rowid + 100 WHERE id = ? RETURNING pg_sleep(0.3)";
+    const FAST: &str = "UPDATE t SET rowid = rowid + 100 WHERE id = ?";
+    let other = Arc::clone(&b);
+    let b_side =
+        std::thread::spawn(move || group_outcomes(&other, &[Job::Statement(SLOW, 1), Job::Statement(FAST, 0)]));
+    let a_side = group_outcomes(&a, &[Job::Statement(SLOW, 0), Job::Statement(FAST, 1)]);
+    let b_side = b_side.join().expect("no panic");
+    assert_eq!((a_side, b_side), (vec![None, None], vec![None, None]));
+    assert_eq!(
+        count(&a, "SELECT min(rowid) - 200 FROM t")?,
+        1,
+        "every update committed once"
+    );
+    assert!(
+        a.snapshot().writes.replayed + b.snapshot().writes.replayed >= 2,
+        "one group ran again"
+    );
+    wait(|d| a.close(d))?;
+    wait(|d| b.close(d))?;
+    Ok(())
+}
+
+#[test]
+fn a_group_run_again_reports_the_rowids_of_its_committed_try_only() -> Result<()> {
+    let Some(pool) = opened("rowid", true)? else {
+        return Ok(());
+    };
+    wait(|d| pool.write(insert(-1), d))?;
+    let before = rowids(&pool, &[-1])?;
+    // The update reports the last rowid inserted before it; the insert after it, made in the
+    // try the duplicate rolled back, is not one.
+    const TOUCH: &str = "UPDATE t SET id = id WHERE id = ?";
+    let jobs = [
+        Job::Statement(TOUCH, -1),
+        Job::Statement(INSERT, 500),
+        Job::Statement(INSERT, -1),
+    ];
+    let results = group_results(&pool, &jobs);
+    let made = rowids(&pool, &[500])?;
+    assert_eq!(
+        results,
+        [Ok(before[0].1), Ok(made[0].1), Err("SQLITE_CONSTRAINT_PRIMARYKEY")]
+    );
+    wait(|d| pool.close(d))?;
     Ok(())
 }

@@ -1,17 +1,33 @@
-//! The writer lane on PostgreSQL: one connection, queued writes committed in groups. A group is
-//! one transaction with a SAVEPOINT per job, pipelined: BEGIN, each SAVEPOINT and each RELEASE go
-//! on the wire without waiting for their answers, and the single statements known in advance
-//! (`Kind::Statement`, most domain writes) go back to back too, so a group of them costs about
-//! one round trip plus the COMMIT; work that needs its answers (`Kind::Batched`) waits for each
-//! of its own statements. A failing job is rolled back to its savepoint and fails alone; the
-//! others commit.
+//! The writer lane on PostgreSQL: one connection, queued writes committed in groups, each group
+//! one transaction, pipelined: BEGIN and the requests after it go on the wire without waiting
+//! for their answers where that is safe.
 //!
-//! The trap: after a failed statement PostgreSQL refuses the rest of the transaction, and a later
-//! COMMIT answers success while it rolls back. So every answer is read before the COMMIT, and
-//! when any of them failed, or a job's ROLLBACK TO SAVEPOINT did, the group is rolled back and
-//! the jobs not yet answered run again in a new transaction. A connection lost before the COMMIT
-//! was sent is replaced and the group replayed; lost after, the outcome is unknown and the jobs
-//! reject `CONNECTION_LOST` saying so: never acknowledged and lost.
+//! Single statements known in advance (`Kind::Statement`, most domain writes) are first sent
+//! bare, back to back, in slices of `FLUSH_EVERY`: the server does only their work. A group of
+//! N of them costs the BEGIN's round trip, N statements pipelined, and the COMMIT's round trip,
+//! with no subtransaction. When one fails, PostgreSQL aborts the transaction and refuses the
+//! rest (25P02); answers come in order, so the first failure is the guilty job: it fails alone
+//! with its own error, nothing was committed, and the other jobs run again in a new transaction
+//! in which each statement has its own SAVEPOINT and RELEASE, sent with it. There a failing
+//! statement is rolled back to its savepoint, fails alone, and the statements after it are sent
+//! again, so a group with several failures costs one attempt more, never one per failure.
+//! Work that needs its answers (`Kind::Batched`) always has a savepoint and waits for each of
+//! its statements.
+//!
+//! The trap: after a failed statement a COMMIT answers success while it rolls back. So every
+//! answer is read before the COMMIT is sent; when any failed (a statement the server refused to
+//! prepare included), or a job's ROLLBACK TO SAVEPOINT did, the group is rolled back and the
+//! jobs not settled run again. The COMMIT is not sent right after the last statement either:
+//! it would be safe about failures (any failed answer before it means nothing was committed,
+//! and the jobs are acknowledged only after every answer is read), but a connection lost after
+//! it left could have committed or not, so a loss anywhere in the group would reject every job
+//! `CONNECTION_LOST` "may or may not have been committed" instead of replaying them; and the
+//! round trip it saves is one per group, of up to `maxBatch` statements.
+//!
+//! A connection lost before the COMMIT is sent is replaced and the group replayed; lost after,
+//! the outcome is unknown and the jobs reject `CONNECTION_LOST` saying so: never acknowledged
+//! and lost. A deadlock or serialization failure rolls the whole group back, to run again after
+//! a pause.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,7 +37,7 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
-use crate::pg::errors::{convert, is_connection_loss};
+use crate::pg::errors::{convert, is_connection_loss, is_in_failed_transaction, Fault};
 use crate::pg::link::{as_sent, Link, Pending, PendingRows};
 use crate::pg::schema;
 use crate::pg::{Kind, PgJob, Shared};
@@ -48,6 +64,9 @@ enum Attempt {
     Committed(Vec<(PgJob, Output)>),
     /// The transaction was rolled back whole; these jobs run again.
     Replay(Vec<PgJob>),
+    /// A statement sent without a savepoint failed and was settled; the transaction was rolled
+    /// back and these jobs run again, with savepoints.
+    Guilty(Vec<PgJob>),
     /// The server gave the transaction up to let another go first (a deadlock between hosts,
     /// a serialization failure): rolled back whole, these jobs run again after a pause.
     Contended {
@@ -146,6 +165,8 @@ fn commit(shared: &Shared, link: &mut Option<Link>, mut jobs: Vec<PgJob>) {
     }
     let (mut replays, mut contended) = (0, 0);
     let mut last_contention = None;
+    // Statements go bare until a failure of the group's own jobs rolls a try back.
+    let mut mode = Mode::Bare;
     while replays < MAX_ATTEMPTS && contended < MAX_CONTENDED {
         if jobs.is_empty() {
             return;
@@ -160,7 +181,11 @@ fn commit(shared: &Shared, link: &mut Option<Link>, mut jobs: Vec<PgJob>) {
             }
         };
         shared.stats.write.busy.store(jobs.len(), Relaxed);
-        let attempt = attempt(shared, l, jobs);
+        let rowid = l.last_insert_rowid();
+        let attempt = attempt(shared, l, jobs, mode);
+        if !matches!(attempt, Attempt::Committed(_)) {
+            l.rewind_last_insert_rowid(rowid);
+        }
         shared.stats.write.busy.store(0, Relaxed);
         match attempt {
             Attempt::Committed(done) => {
@@ -179,6 +204,14 @@ fn commit(shared: &Shared, link: &mut Option<Link>, mut jobs: Vec<PgJob>) {
             }
             Attempt::Replay(again) => {
                 replays += 1;
+                mode = Mode::Savepoints;
+                shared.stats.replayed.fetch_add(again.len() as u64, Relaxed);
+                jobs = again;
+            }
+            // Not counted as a try: it settled a job, and happens once per group at most, since
+            // the next tries have savepoints.
+            Attempt::Guilty(again) => {
+                mode = Mode::Savepoints;
                 shared.stats.replayed.fetch_add(again.len() as u64, Relaxed);
                 jobs = again;
             }
@@ -279,8 +312,8 @@ fn broken(
     Attempt::Replay(again)
 }
 
-/// One try at committing `jobs` in one transaction.
-fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
+/// One try at committing `jobs` in one transaction, their statements sent as `mode` says.
+fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>, mode: Mode) -> Attempt {
     // Each request on the wire, with the job it was sent for (BEGIN has none).
     let mut pending = vec![(None, link.send("BEGIN"))];
     if let Some(set) = link.per_transaction() {
@@ -302,7 +335,7 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
                     return broken(shared, link, owner, why, done, run.into_iter().chain(rest))
                 }
             }
-            match pipeline(shared, link, run) {
+            match pipeline(shared, link, run, mode) {
                 Piped::Done(outputs) => done.extend(outputs),
                 Piped::Lost(unanswered) => {
                     let unfinished: Vec<PgJob> = unanswered.into_iter().chain(rest).collect();
@@ -311,6 +344,11 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
                 Piped::Broken(unanswered) => return replay(link, done, unanswered.into_iter().chain(rest)),
                 Piped::Contended(unanswered, why) => {
                     return contended(link, done, unanswered.into_iter().chain(rest), why)
+                }
+                Piped::Guilty(unanswered) => {
+                    let _ = link.batch("ROLLBACK");
+                    let again = done.into_iter().map(|(j, _)| j).chain(unanswered).chain(rest);
+                    return Attempt::Guilty(again.collect());
                 }
             }
             continue;
@@ -364,6 +402,19 @@ fn attempt(shared: &Shared, link: &Link, jobs: Vec<PgJob>) -> Attempt {
     }
 }
 
+/// How the statements of a run go on the wire.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Back to back and nothing else: the server does only the statements' work. A failure
+    /// aborts the whole transaction, so the group runs again in `Savepoints`. Sound because the
+    /// statements are the domain's own, none of them transaction control: until the COMMIT,
+    /// nothing of the group is committed.
+    Bare,
+    /// Each between its own SAVEPOINT and RELEASE: a failure is undone alone and the
+    /// transaction goes on.
+    Savepoints,
+}
+
 enum Piped {
     /// Every statement answered; the ones that failed were rolled back alone and settled.
     Done(Vec<(PgJob, Output)>),
@@ -373,24 +424,33 @@ enum Piped {
     Broken(Vec<PgJob>),
     /// The server gave the transaction up for another: it runs again after a pause.
     Contended(Vec<PgJob>, Error),
+    /// A statement sent bare failed and was settled with its error; the transaction is
+    /// aborted and these, not committed, run again with savepoints.
+    Guilty(Vec<PgJob>),
 }
 
-/// Sends every statement of `run`, each between its own SAVEPOINT and RELEASE, without waiting,
-/// then reads the answers in order. When statement `i` fails, PostgreSQL refuses everything
-/// after it (25P02): the transaction is rolled back to `i`'s savepoint, `i` fails alone, and the
-/// statements after it, which were not acknowledged, are sent again.
-fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
+/// Sends every statement of `run` without waiting, then reads the answers in order. Answers
+/// come in the order of the statements, so the first failure is the guilty one: PostgreSQL
+/// refuses everything after it (25P02). In `Mode::Savepoints` the transaction is rolled back to
+/// the failing statement's savepoint, it fails alone, and the statements after it, not
+/// acknowledged, are sent again. In `Mode::Bare` it fails alone too, and the transaction is
+/// given up (`Piped::Guilty`).
+fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>, mode: Mode) -> Piped {
     let mut outputs: Vec<(PgJob, Output)> = Vec::with_capacity(run.len());
     // A job whose statement the server will not prepare, or whose values PostgreSQL cannot
     // take, fails here, before anything of it is sent.
     let mut left = VecDeque::with_capacity(run.len());
     let mut run = run.into_iter();
     while let Some(job) = run.next() {
+        // Checked as sent (an INSERT with its RETURNING), the statement prepared once.
         let (prepared, encodable) = match &job.kind {
-            Kind::Statement(st) => match link.prepare(&st.sql) {
-                Ok(()) => (Ok(()), link.encodable(&st.sql, &st.params)),
-                Err(e) => (Err(e), Ok(())),
-            },
+            Kind::Statement(st) => {
+                let sql = as_sent(&st.sql);
+                match link.prepare(&sql) {
+                    Ok(()) => (Ok(()), link.encodable(&sql, &st.params)),
+                    Err(e) => (Err(e), Ok(())),
+                }
+            }
             _ => (Ok(()), Ok(())),
         };
         match (prepared, encodable) {
@@ -419,10 +479,15 @@ fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
                 .collect();
             let mut wire = Vec::with_capacity(sent.len());
             for (i, (sql, params)) in sent.iter().enumerate() {
-                let savepoint = link.send_owned(format!("SAVEPOINT s{i}"));
+                let around = |verb: &str| (mode == Mode::Savepoints).then(|| link.send_owned(format!("{verb} s{i}")));
+                let savepoint = around("SAVEPOINT");
                 let statement = link.start(sql, params);
-                let release = link.send_owned(format!("RELEASE SAVEPOINT s{i}"));
-                wire.push((savepoint, statement, release));
+                let release = around("RELEASE SAVEPOINT");
+                wire.push(Wired {
+                    savepoint,
+                    statement,
+                    release,
+                });
                 if i % FLUSH_EVERY == FLUSH_EVERY - 1 {
                     link.flush();
                 }
@@ -437,9 +502,15 @@ fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>) -> Piped {
         match read.failure {
             Failure::None => {}
             Failure::Lost => return Piped::Lost(unanswered(outputs, left)),
-            Failure::Stale => return Piped::Broken(unanswered(outputs, left)),
+            Failure::Stale | Failure::Aborted => return Piped::Broken(unanswered(outputs, left)),
             Failure::At(_, error) if is_contention(&error) => {
                 return Piped::Contended(unanswered(outputs, left), error)
+            }
+            Failure::At(_, error) if mode == Mode::Bare => {
+                if let Some(job) = left.pop_front() {
+                    fail(shared, job, error);
+                }
+                return Piped::Guilty(unanswered(outputs, left));
             }
             Failure::At(index, error) => {
                 let undo = format!("ROLLBACK TO SAVEPOINT s{index}; RELEASE SAVEPOINT s{index}");
@@ -475,7 +546,7 @@ fn acknowledge(shared: &Shared, mut job: PgJob, result: WriteResult, outputs: &m
     }
 }
 
-/// A statement that failed on its own, rolled back to its savepoint: it settles now.
+/// A statement that failed on its own, its work undone: it settles now.
 fn fail(shared: &Shared, mut job: PgJob, error: Error) {
     let result = match &mut job.kind {
         Kind::Statement(st) => (st.finish)(Err(error)),
@@ -491,6 +562,9 @@ enum Failure {
     At(usize, Error),
     /// A statement's cached plan went stale: the transaction runs again with fresh plans.
     Stale,
+    /// The transaction had failed before this run (25P02 first): whatever broke it was
+    /// settled already, and the run is not to blame.
+    Aborted,
 }
 
 struct Read {
@@ -499,52 +573,54 @@ struct Read {
     failure: Failure,
 }
 
-/// A request of a pipeline as sent: its answer to read, or why it could not be sent.
-type Sent<'l, T> = std::result::Result<T, Error>;
+/// One statement of a pipeline as sent: the answers to read, the statement's own, or why it
+/// could not be sent; the SAVEPOINT and RELEASE around it in `Mode::Savepoints`.
+struct Wired<'l> {
+    savepoint: Option<Pending<'l>>,
+    statement: Result<PendingRows<'l>>,
+    release: Option<Pending<'l>>,
+}
 
-/// The crate's error for an answer, `None` when the connection was lost.
-fn refused(e: crate::pg::errors::Fault, timeout: std::time::Duration) -> Option<Error> {
-    (!is_connection_loss(&e)).then(|| convert(e, timeout))
+/// Why a request of a pipeline failed: the server's answer, or it was never sent.
+enum Refusal {
+    Answer(Fault),
+    Unsent(Error),
 }
 
 /// Reads every answer of a pipeline, in order.
-fn read_all(link: &Link, wire: Vec<(Pending<'_>, Sent<'_, PendingRows<'_>>, Pending<'_>)>) -> Read {
+fn read_all(link: &Link, wire: Vec<Wired<'_>>) -> Read {
     let timeout = link.query_timeout();
+    let answer = |p: Option<Pending<'_>>| p.map_or(Ok(()), |p| link.answer(p).map_err(Refusal::Answer));
     let mut read = Read {
         results: Vec::with_capacity(wire.len()),
         failure: Failure::None,
     };
-    for (i, (savepoint, statement, release)) in wire.into_iter().enumerate() {
-        let savepoint = link.answer(savepoint).map_err(|e| refused(e, timeout));
-        let mut went_stale = false;
-        let statement = statement
-            .map_err(|e| match e {
-                Error::ConnectionLost(_) => None,
-                other => Some(other),
-            })
-            .and_then(|pending| {
-                link.finish(pending).map_err(|e| {
-                    // A cached plan made stale by another host's DDL: no fault of the statement's.
-                    went_stale = link.went_stale(&e);
-                    refused(e, timeout)
-                })
-            });
-        let release = link.answer(release).map_err(|e| refused(e, timeout));
+    for (i, sent) in wire.into_iter().enumerate() {
+        let savepoint = answer(sent.savepoint);
+        let statement = match sent.statement {
+            Ok(pending) => link.finish(pending).map_err(Refusal::Answer),
+            Err(e) => Err(Refusal::Unsent(e)),
+        };
+        let release = answer(sent.release);
         if !matches!(read.failure, Failure::None) {
             // What follows a failure only fails (25P02); its answers are read and dropped.
             continue;
         }
-        let first_error = match (savepoint, statement, release) {
+        let first = match (savepoint, statement, release) {
             (Ok(()), Ok((rows, changes)), Ok(())) => {
                 read.results.push(link.written(&rows, changes));
                 continue;
             }
             (Err(e), _, _) | (Ok(()), Err(e), _) | (Ok(()), Ok(_), Err(e)) => e,
         };
-        read.failure = match first_error {
-            None => Failure::Lost,
-            Some(_) if went_stale => Failure::Stale,
-            Some(e) => Failure::At(i, e),
+        read.failure = match first {
+            Refusal::Unsent(Error::ConnectionLost(_)) => Failure::Lost,
+            Refusal::Unsent(e) => Failure::At(i, e),
+            Refusal::Answer(f) if is_connection_loss(&f) => Failure::Lost,
+            // A cached plan made stale by another host's DDL: no fault of the statement's.
+            Refusal::Answer(f) if link.went_stale(&f) => Failure::Stale,
+            Refusal::Answer(f) if is_in_failed_transaction(&f) => Failure::Aborted,
+            Refusal::Answer(f) => Failure::At(i, convert(f, timeout)),
         };
     }
     read
