@@ -651,3 +651,28 @@ fn a_group_run_again_reports_the_rowids_of_its_committed_try_only() -> Result<()
     wait(|d| pool.close(d))?;
     Ok(())
 }
+
+#[test]
+fn failures_across_a_pipeline_longer_than_its_window_fail_alone() -> Result<()> {
+    let Some(pool) = opened("long", true)? else {
+        return Ok(());
+    };
+    // Duplicates where the statements in flight at once end and the next ones start.
+    let repeated = [255, 256, 257, 511, 700, 1023];
+    let mut ids: Vec<i64> = (0..1024).collect();
+    for &at in &repeated {
+        ids[at] = at as i64 - 200;
+    }
+    let results = group_results(&pool, &inserts(ids.iter().copied()));
+    let failed: Vec<usize> = (0..results.len()).filter(|&n| results[n].is_err()).collect();
+    assert_eq!(failed, repeated);
+    assert_eq!(count(&pool, "SELECT count(*) FROM t")?, 1024 - 6);
+    let reported: Vec<(i64, i64)> = ids
+        .iter()
+        .zip(&results)
+        .filter_map(|(&id, r)| r.ok().map(|rowid| (id, rowid)))
+        .collect();
+    assert_eq!(reported, rowids(&pool, &ids)?);
+    wait(|d| pool.close(d))?;
+    Ok(())
+}

@@ -2,17 +2,19 @@
 //! one transaction, pipelined: BEGIN and the requests after it go on the wire without waiting
 //! for their answers where that is safe.
 //!
-//! Single statements known in advance (`Kind::Statement`, most domain writes) are first sent
-//! bare, back to back, in slices of `FLUSH_EVERY`: the server does only their work. A group of
-//! N of them costs the BEGIN's round trip, N statements pipelined, and the COMMIT's round trip,
-//! with no subtransaction. When one fails, PostgreSQL aborts the transaction and refuses the
-//! rest (25P02); answers come in order, so the first failure is the guilty job: it fails alone
-//! with its own error, nothing was committed, and the other jobs run again in a new transaction
-//! in which each statement has its own SAVEPOINT and RELEASE, sent with it. There a failing
-//! statement is rolled back to its savepoint, fails alone, and the statements after it are sent
-//! again, so a group with several failures costs one attempt more, never one per failure.
-//! Work that needs its answers (`Kind::Batched`) always has a savepoint and waits for each of
-//! its statements.
+//! Single statements known in advance (`Kind::Statement`, most domain writes) are first sent bare,
+//! back to back, in slices of `FLUSH_EVERY`, at most `IN_FLIGHT` unanswered (what a failure makes
+//! the server refuse and log is bounded by it): the server does only their work. A group of N of
+//! them costs the BEGIN's round trip, N statements pipelined, and the COMMIT's round trip, with no
+//! subtransaction; each statement still ends with its own Sync (tokio-postgres sends one per
+//! request), so the server answers, and writes to the socket, statement by statement. When one
+//! fails, PostgreSQL aborts the transaction and refuses the rest (25P02); answers come in order, so
+//! the first failure is the guilty job: it fails alone with its own error, nothing was committed,
+//! and the other jobs run again in a new transaction in which each statement has its own SAVEPOINT
+//! and RELEASE, sent with it. There a failing statement is rolled back to its savepoint, fails
+//! alone, and the statements after it are sent again, so a group with several failures costs one
+//! attempt more, never one per failure. Work that needs its answers (`Kind::Batched`) always has a
+//! savepoint and waits for each of its statements.
 //!
 //! The trap: after a failed statement a COMMIT answers success while it rolls back. So every
 //! answer is read before the COMMIT is sent; when any failed (a statement the server refused to
@@ -48,6 +50,9 @@ use crate::store::seam::Session;
 /// A pipeline goes on the wire in slices of this many statements, so the server works on the
 /// first while the rest are encoded.
 const FLUSH_EVERY: usize = 64;
+/// At most this many statements of a pipeline are unanswered at once: enough to keep the server
+/// busy, few enough that after a failure it refuses (and logs) a bounded number of requests.
+const IN_FLIGHT: usize = 256;
 
 /// Groups replayed at most this many times before their jobs reject.
 const MAX_ATTEMPTS: usize = 4;
@@ -477,22 +482,45 @@ fn pipeline(shared: &Shared, link: &Link, run: Vec<PgJob>, mode: Mode) -> Piped 
                     _ => (String::new(), &[][..]),
                 })
                 .collect();
-            let mut wire = Vec::with_capacity(sent.len());
-            for (i, (sql, params)) in sent.iter().enumerate() {
+            let send = |i: usize| {
+                let (sql, params) = &sent[i];
                 let around = |verb: &str| (mode == Mode::Savepoints).then(|| link.send_owned(format!("{verb} s{i}")));
                 let savepoint = around("SAVEPOINT");
                 let statement = link.start(sql, params);
                 let release = around("RELEASE SAVEPOINT");
-                wire.push(Wired {
+                Wired {
                     savepoint,
                     statement,
                     release,
-                });
-                if i % FLUSH_EVERY == FLUSH_EVERY - 1 {
-                    link.flush();
+                }
+            };
+            // At most IN_FLIGHT statements unanswered: what a failure makes the server refuse.
+            let mut wire = VecDeque::with_capacity(IN_FLIGHT.min(sent.len()));
+            let mut read = Read {
+                results: Vec::with_capacity(sent.len()),
+                failure: Failure::None,
+            };
+            let mut next = 0;
+            loop {
+                while next < sent.len() && wire.len() < IN_FLIGHT {
+                    wire.push_back(send(next));
+                    next += 1;
+                    if next % FLUSH_EVERY == 0 {
+                        link.flush();
+                    }
+                }
+                let Some(sent) = wire.pop_front() else { break };
+                match answered(link, sent, read.results.len()) {
+                    Ok(result) => read.results.push(result),
+                    // What was sent after it only fails (25P02); the connection drops those
+                    // answers unread, and what is sent next is answered after them.
+                    Err(failure) => {
+                        read.failure = failure;
+                        break;
+                    }
                 }
             }
-            read_all(link, wire)
+            read
         };
         for result in read.results {
             if let Some(job) = left.pop_front() {
@@ -587,43 +615,28 @@ enum Refusal {
     Unsent(Error),
 }
 
-/// Reads every answer of a pipeline, in order.
-fn read_all(link: &Link, wire: Vec<Wired<'_>>) -> Read {
-    let timeout = link.query_timeout();
+/// The answers to statement `i` of a pipeline: what it wrote, or why it failed.
+fn answered(link: &Link, sent: Wired<'_>, i: usize) -> std::result::Result<WriteResult, Failure> {
     let answer = |p: Option<Pending<'_>>| p.map_or(Ok(()), |p| link.answer(p).map_err(Refusal::Answer));
-    let mut read = Read {
-        results: Vec::with_capacity(wire.len()),
-        failure: Failure::None,
+    let savepoint = answer(sent.savepoint);
+    let statement = match sent.statement {
+        Ok(pending) => link.finish(pending).map_err(Refusal::Answer),
+        Err(e) => Err(Refusal::Unsent(e)),
     };
-    for (i, sent) in wire.into_iter().enumerate() {
-        let savepoint = answer(sent.savepoint);
-        let statement = match sent.statement {
-            Ok(pending) => link.finish(pending).map_err(Refusal::Answer),
-            Err(e) => Err(Refusal::Unsent(e)),
-        };
-        let release = answer(sent.release);
-        if !matches!(read.failure, Failure::None) {
-            // What follows a failure only fails (25P02); its answers are read and dropped.
-            continue;
-        }
-        let first = match (savepoint, statement, release) {
-            (Ok(()), Ok((rows, changes)), Ok(())) => {
-                read.results.push(link.written(&rows, changes));
-                continue;
-            }
-            (Err(e), _, _) | (Ok(()), Err(e), _) | (Ok(()), Ok(_), Err(e)) => e,
-        };
-        read.failure = match first {
-            Refusal::Unsent(Error::ConnectionLost(_)) => Failure::Lost,
-            Refusal::Unsent(e) => Failure::At(i, e),
-            Refusal::Answer(f) if is_connection_loss(&f) => Failure::Lost,
-            // A cached plan made stale by another host's DDL: no fault of the statement's.
-            Refusal::Answer(f) if link.went_stale(&f) => Failure::Stale,
-            Refusal::Answer(f) if is_in_failed_transaction(&f) => Failure::Aborted,
-            Refusal::Answer(f) => Failure::At(i, convert(f, timeout)),
-        };
-    }
-    read
+    let release = answer(sent.release);
+    let first = match (savepoint, statement, release) {
+        (Ok(()), Ok((rows, changes)), Ok(())) => return Ok(link.written(&rows, changes)),
+        (Err(e), _, _) | (Ok(()), Err(e), _) | (Ok(()), Ok(_), Err(e)) => e,
+    };
+    Err(match first {
+        Refusal::Unsent(Error::ConnectionLost(_)) => Failure::Lost,
+        Refusal::Unsent(e) => Failure::At(i, e),
+        Refusal::Answer(f) if is_connection_loss(&f) => Failure::Lost,
+        // A cached plan made stale by another host's DDL: no fault of the statement's.
+        Refusal::Answer(f) if link.went_stale(&f) => Failure::Stale,
+        Refusal::Answer(f) if is_in_failed_transaction(&f) => Failure::Aborted,
+        Refusal::Answer(f) => Failure::At(i, convert(f, link.query_timeout())),
+    })
 }
 
 fn lost(done: Vec<(PgJob, Output)>, unfinished: impl Iterator<Item = PgJob>, committing: bool) -> Attempt {
