@@ -1,7 +1,8 @@
 //! Reader threads: each owns a read-only connection and pulls point reads from the readers'
 //! shared queue, serving those queued behind the first in one read transaction. A reader never
-//! blocks on the queue itself: with nothing queued it spins briefly, then parks on the doorbell
-//! (doorbell.rs), which is rung only when no reader is awake or work was left behind.
+//! blocks on the queue itself: with nothing queued it spins briefly (if no other reader is
+//! looking), then parks on the doorbell (doorbell.rs), rung when a job is queued and no reader
+//! is looking for work.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
