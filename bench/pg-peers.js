@@ -69,8 +69,8 @@ async function swarmPersistence(url) {
   const check = await checker(url)
   return {
     name: 'swarm-persistence',
-    // Its connections besides the writer's, for the report.
-    readers: p.getPoolStats().totalConnections - 1,
+    // Its reader and worker connections (all idle now), for the report.
+    lanes: { readers: p.getPoolStats().availableReaders, workers: p.getPoolStats().availableWorkers },
     createAgent: (id) => p.createAgent({ id, swarmId: 'bench', name: `agent ${id}`, type: 'coder', capabilities: ['rust', 'js'], neuralConfig: { layers: [8, 4] } }),
     getAgent: (id) => p.getAgent(id),
     updateStatus: (id, s) => p.updateAgentStatus(id, s),
