@@ -2,11 +2,10 @@
 //! ever blocking on it, so a job sent there wakes nobody by itself (a blocked receiver would cost
 //! the sending thread — the JavaScript thread — a futex wake per call while readers come and go).
 //! Instead a reader that finds the queue empty spins briefly (if no other reader is looking for
-//! work already), then parks on this bell, which is
-//! rung only when no reader is idle (looking for work): a reader running a job does not count, so
-//! a job never waits behind a long query or an open iteration while another reader sleeps. In a
-//! burst the reader that is looking takes what was queued meanwhile, and readers are woken only
-//! when all that are up are busy.
+//! work already), then parks on this bell, which is rung only when no reader is idle (looking
+//! for work): a reader running a job does not count, so a job never waits behind a long query or
+//! an open iteration while another reader sleeps. In a burst the reader that is looking takes
+//! what was queued meanwhile, and readers are woken only when all that are up are busy.
 //!
 //! No wake-up is lost: a reader announces that it parks (`idle` - 1) and then looks at the queue
 //! once more before parking; a submitter queues its job and then reads `idle`. With a SeqCst
