@@ -8,7 +8,7 @@
 'use strict'
 const os = require('node:os')
 const { peers, metricRows } = require('./pg-peers')
-const { workloads, summarize, line, table, fmt } = require('./workloads')
+const { workloads, runAll, table, fmt } = require('./workloads')
 const { writePostgres } = require('./results-file')
 const { findBinDir, start, stop } = require('../bin/pg-cluster')
 
@@ -92,28 +92,20 @@ async function main() {
   const load = os.loadavg()[0]
   let dbs
   let lanes
-  const results = {}
+  let results
   try {
     dbs = await databases(found.url)
-    for (const w of WORKLOADS.filter((x) => !ONLY || ONLY.includes(x.key))) {
-      results[w.key] = {}
-      for (const make of peers) {
-        const runs = []
-        let name
-        for (let r = 0; r < RUNS; r++) {
-          const url = await dbs.fresh()
-          const lib = await make(url)
-          name = lib.name
-          if (lib.lanes) lanes = lib.lanes
-          runs.push(await w.run(lib))
-          await lib.close()
-          await dbs.drop(url)
-        }
-        const m = summarize(w.key, runs)
-        results[w.key][name] = m
-        console.error(line(w.key, name, m))
-      }
-    }
+    results = await runAll({
+      workloads: WORKLOADS,
+      peers,
+      runs: RUNS,
+      only: ONLY,
+      fresh: () => dbs.fresh(),
+      drop: (url) => dbs.drop(url),
+      opened: (lib) => {
+        if (lib.lanes) lanes = lib.lanes
+      },
+    })
   } finally {
     await dbs?.close()
     if (found.cluster) stop(found.cluster)

@@ -7,7 +7,7 @@ const os = require('node:os')
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs')
 const { join } = require('node:path')
 const { peers } = require('./peers')
-const { workloads, summarize, line, table, fmt } = require('./workloads')
+const { workloads, runAll, table, fmt } = require('./workloads')
 const { writeSqlite } = require('./results-file')
 const { chart } = require('./chart')
 const { rawLimit, limitOf } = require('./raw')
@@ -25,28 +25,18 @@ const WORKLOADS = workloads({
 
 async function main() {
   const root = mkdtempSync(join(os.tmpdir(), 'sp-bench-'))
-  const results = {}
+  let results
   const raw = rawLimit(RUNS)
   console.error(`raw limit (rusqlite, no JavaScript): ${JSON.stringify(raw)}`)
   try {
-    for (const w of WORKLOADS.filter((x) => !ONLY || ONLY.includes(x.key))) {
-      results[w.key] = {}
-      for (const make of peers) {
-        const runs = []
-        let name
-        for (let r = 0; r < RUNS; r++) {
-          const dir = mkdtempSync(join(root, `${w.key}-`))
-          const lib = await make(dir)
-          name = lib.name
-          runs.push(await w.run(lib))
-          await lib.close()
-          rmSync(dir, { recursive: true, force: true })
-        }
-        const m = summarize(w.key, runs)
-        results[w.key][name] = m
-        console.error(line(w.key, name, m))
-      }
-    }
+    results = await runAll({
+      workloads: WORKLOADS,
+      peers,
+      runs: RUNS,
+      only: ONLY,
+      fresh: (w) => mkdtempSync(join(root, `${w.key}-`)),
+      drop: (dir) => rmSync(dir, { recursive: true, force: true }),
+    })
   } finally {
     rmSync(root, { recursive: true, force: true })
   }

@@ -156,6 +156,36 @@ function summarize(key, runs) {
   return m
 }
 
+/**
+ * Runs each of `workloads` (those named in `only`, or all) `runs` times for each of `peers`,
+ * every run on a fresh database: `fresh(workload)` makes one and gives where it is, `make(where)`
+ * opens a library on it, `drop(where)` removes it. Prints each library's summary as it is done;
+ * returns them by workload key and library name. `opened(lib)` sees every library opened.
+ */
+async function runAll({ workloads, peers, runs, only, fresh, drop, opened = () => {} }) {
+  const results = {}
+  for (const w of workloads.filter((x) => !only || only.includes(x.key))) {
+    results[w.key] = {}
+    for (const make of peers) {
+      const measured = []
+      let name
+      for (let r = 0; r < runs; r++) {
+        const where = await fresh(w)
+        const lib = await make(where)
+        name = lib.name
+        opened(lib)
+        measured.push(await w.run(lib))
+        await lib.close()
+        await drop(where)
+      }
+      const m = summarize(w.key, measured)
+      results[w.key][name] = m
+      console.error(line(w.key, name, m))
+    }
+  }
+  return results
+}
+
 /** The progress line printed for a library's summary. */
 function line(key, name, m) {
   return `${key} ${name.padEnd(18)} ${m.ops_per_sec.toFixed(0).padStart(8)} ops/s  p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms  loop max ${m.loop_max_ms.toFixed(1)} ms  ${m.check}`
@@ -192,4 +222,4 @@ function table(w, r, ours, heading = '##', limit = undefined) {
   return lines
 }
 
-module.exports = { N, WARMUP, drive, measure, median, workloads, summarize, line, table, fmt }
+module.exports = { N, WARMUP, drive, measure, median, workloads, runAll, summarize, line, table, fmt }

@@ -18,8 +18,10 @@ use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use rusqlite::{params, Connection};
+use swarm_persistence::pool::job::Output;
+use swarm_persistence::pool::sql::{run_query, Fetch};
 use swarm_persistence::sqlite::open::{open_reader, open_writer, DbPath};
-use swarm_persistence::sqlite::{guard, Value};
+use swarm_persistence::sqlite::{guard, Form, Params, Value};
 use swarm_persistence::store::memory::upsert_memory;
 use swarm_persistence::store::schema::migrate;
 use swarm_persistence::store::sqlite::SQLITE;
@@ -48,18 +50,17 @@ fn in_transaction(conn: &Connection, f: impl FnOnce() -> Result<()>) -> Result<(
     control(conn, "COMMIT")
 }
 
-/// The row read out as the pool reads it: every column a `Value`, text copied.
-fn read_row(conn: &Connection, id: &str) -> Result<Vec<Value>> {
-    let mut stmt = conn.prepare_cached(GET_AGENT)?;
-    let width = stmt.column_count();
-    let mut rows = stmt.query([id])?;
-    let mut values = Vec::with_capacity(width);
-    if let Some(row) = rows.next()? {
-        for i in 0..width {
-            values.push(Value::from_ref(row.get_ref(i)?));
-        }
-    }
-    Ok(values)
+/// Whether the agent was found, its row read out by the pool's own query path (`run_query`, as
+/// a reader runs getAgent): every column a `Value`, text copied.
+fn read_row(conn: &Connection, id: &str) -> Result<bool> {
+    let params = Params::Positional(vec![Value::Text(id.to_string())]);
+    Ok(
+        match run_query(conn, GET_AGENT, &params, Fetch::First, Form::Objects)? {
+            Output::Row(row) => row.is_some_and(|r| r.row_count() > 0),
+            Output::Rows(rows) => rows.row_count() > 0,
+            _ => false,
+        },
+    )
 }
 
 struct Rates {
@@ -145,7 +146,7 @@ fn one_run(dir: &Path, threads: usize) -> Result<Rates> {
                 let mut found = 0;
                 for i in 0..N {
                     let id = format!("a{}", (i * 7919 + t * 104_729) % N);
-                    found += usize::from(!read_row(&conn, &id)?.is_empty());
+                    found += usize::from(read_row(&conn, &id)?);
                 }
                 control(&conn, "COMMIT")?;
                 Ok(found)
