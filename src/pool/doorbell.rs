@@ -2,18 +2,26 @@
 //! ever blocking on it, so a job sent there wakes nobody by itself (a blocked receiver would cost
 //! the sending thread — the JavaScript thread — a futex wake per call while readers come and go).
 //! Instead a reader that finds the queue empty spins briefly (if no other reader is looking for
-//! work already), then parks on this bell, which is rung only when no reader is idle (looking
-//! for work): a reader running a job does not count, so a job never waits behind a long query or
-//! an open iteration while another reader sleeps. In a burst the reader that is looking takes
-//! what was queued meanwhile, and readers are woken only when all that are up are busy.
+//! work already), then parks on this bell, which a submitter rings only when no reader is looking
+//! for work and fewer readers than the machine has cores to spare are running short jobs.
+//!
+//! That cap is what keeps six readers from costing throughput on two cores: a reader running
+//! point reads takes the jobs queued behind its own, so one more woken reader would only take a
+//! core from the JavaScript thread, which is what a burst waits on. A job never waits behind a
+//! long one, though: a reader whose job has run longer than [`HAND_OFF`] no longer counts against
+//! the cap, which a submitter sees by the job's start time and the running reader itself notices
+//! from SQLite's progress handler (it then rings for the queued work); a reader serving an
+//! iteration does not count at all while it waits for its consumer.
 //!
 //! No wake-up is lost: a reader announces that it parks (`idle` - 1) and then looks at the queue
 //! once more before parking; a submitter queues its job and then reads `idle`. With a SeqCst
 //! fence on both sides, either the reader sees the job or the submitter sees no reader idle and
-//! rings (the bell keeps up to one token per reader, so a ring never blocks and never vanishes
-//! while a reader may still park).
+//! rings unless a running reader will take the job: one that counts against the cap goes back to
+//! the queue when its job ends, or marks itself away and rings once its job is overdue (the bell
+//! keeps up to one token per reader, so a ring never blocks and never vanishes while a reader may
+//! still park).
 
-use std::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -23,6 +31,18 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 /// when none comes. It never yields meanwhile: a yield can hand the core to a low-priority
 /// worker for a whole scheduler slice, milliseconds, while a read waits.
 const SPIN_FOR: Duration = Duration::from_micros(20);
+
+/// How long a reader's job may run before queued work stops waiting for it and wakes another
+/// reader: a point read takes a few microseconds and a batch of them a few hundred, so only
+/// scans, long aggregates and stalls pass it.
+pub const HAND_OFF: Duration = Duration::from_micros(500);
+
+/// A reader's `since`: not running a job.
+const RESTING: u64 = 0;
+/// A reader's `since`: serving an iteration or overdue, so not taking queued work soon.
+const AWAY: u64 = 1;
+/// Start times are stored offset by this, past the two marks above.
+const OFFSET: u64 = 2;
 
 /// Waits briefly for `has_work` to turn true; whether it did. A thread that spins so before it
 /// blocks on its queue is usually still awake when the next job of a burst arrives, so the
@@ -42,44 +62,134 @@ pub fn spin(has_work: impl Fn() -> bool) -> bool {
     }
 }
 
+/// The readers that may run short jobs at once on this machine: one core is left to the thread
+/// that submits (the JavaScript thread), at least one reader, at most all of them.
+pub fn running_cap(readers: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).clamp(1, readers.max(1))
+}
+
 pub struct Doorbell {
     /// Readers looking for work: spinning or about to look at the queue (neither parked nor
     /// running a job).
     idle: AtomicUsize,
     ring: Sender<()>,
     bell: Receiver<()>,
+    /// Rings not yet answered: readers being woken count against the cap like running ones,
+    /// or every job queued while the first wakes up would ring for another.
+    waking: AtomicUsize,
+    /// Readers that may run short jobs before a submitter wakes another.
+    cap: usize,
+    epoch: Instant,
+    /// Per reader: RESTING, AWAY, or when its current job started (µs after `epoch` + OFFSET).
+    since: Box<[AtomicU64]>,
 }
 
 impl Doorbell {
-    /// A bell for `readers` threads, all counted idle until they first take a job or park.
-    pub fn new(readers: usize) -> Doorbell {
+    /// A bell for `readers` threads, all counted idle until they first take a job or park, of
+    /// which `cap` may run short jobs at once.
+    pub fn new(readers: usize, cap: usize) -> Doorbell {
         let (ring, bell) = bounded(readers.max(1));
         Doorbell {
             idle: AtomicUsize::new(readers),
             ring,
             bell,
+            waking: AtomicUsize::new(0),
+            cap: cap.max(1),
+            epoch: Instant::now(),
+            since: (0..readers).map(|_| AtomicU64::new(RESTING)).collect(),
         }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64 + OFFSET
+    }
+
+    /// Readers running a job that started less than HAND_OFF ago, counted up to the cap.
+    fn running_short(&self) -> usize {
+        let now = self.now();
+        let limit = HAND_OFF.as_micros() as u64;
+        let mut short = 0;
+        for since in self.since.iter() {
+            let at = since.load(SeqCst);
+            if at >= OFFSET && now.saturating_sub(at) < limit {
+                short += 1;
+                if short >= self.cap {
+                    break;
+                }
+            }
+        }
+        short
     }
 
     /// After a job was queued (by a submitter, or left in the queue by a reader that took
-    /// others): wakes a reader if none is looking for work.
+    /// others): wakes a reader if none is looking for work and fewer than the cap run short jobs
+    /// or are being woken.
     pub fn queued(&self) {
         fence(SeqCst);
-        if self.idle.load(SeqCst) == 0 {
-            let _ = self.ring.try_send(());
+        if self.idle.load(SeqCst) != 0 {
+            return;
+        }
+        let waking = self.waking.load(SeqCst);
+        if waking + self.running_short() >= self.cap {
+            return;
+        }
+        // One ring per free place: a submitter that loses this race leaves the job to the reader
+        // the winner wakes.
+        if self.waking.compare_exchange(waking, waking + 1, SeqCst, SeqCst).is_ok() && self.ring.try_send(()).is_err() {
+            self.waking.fetch_sub(1, SeqCst);
         }
     }
 
-    /// The reader took a job: busy until `looking`. It must then look at the queue once more
-    /// and call `queued` if jobs remain: a submitter that queued one just before counted this
-    /// reader as idle and did not ring.
-    pub fn taking(&self) {
+    /// A parked reader took a ring from the bell.
+    pub fn answered(&self) {
+        let _ = self.waking.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
+    }
+
+    /// Reader `index` took a job: busy until `looking`. It must then look at the queue once
+    /// more and call `queued` if jobs remain: a submitter that queued one just before counted
+    /// this reader as idle and did not ring.
+    pub fn taking(&self, index: usize) {
         self.idle.fetch_sub(1, SeqCst);
+        self.started(index);
         fence(SeqCst);
     }
 
-    /// The reader is looking for work again.
-    pub fn looking(&self) {
+    /// Reader `index` starts another job (of a batch, or after an iteration).
+    pub fn started(&self, index: usize) {
+        if let Some(since) = self.since.get(index) {
+            since.store(self.now(), SeqCst);
+        }
+    }
+
+    /// Reader `index` will not come back to the queue soon (it serves an iteration): it stops
+    /// counting against the cap. The caller then calls `queued` if jobs are waiting.
+    pub fn away(&self, index: usize) {
+        if let Some(since) = self.since.get(index) {
+            since.store(AWAY, SeqCst);
+        }
+        fence(SeqCst);
+    }
+
+    /// From reader `index`'s progress handler while jobs are queued: whether its job has run
+    /// past HAND_OFF, in which case it is now away and the caller rings through `queued`.
+    pub fn overdue(&self, index: usize) -> bool {
+        let Some(since) = self.since.get(index) else {
+            return false;
+        };
+        let at = since.load(SeqCst);
+        if at < OFFSET || self.now().saturating_sub(at) < HAND_OFF.as_micros() as u64 {
+            return false;
+        }
+        self.away(index);
+        true
+    }
+
+    /// Reader `index` is looking for work again.
+    pub fn looking(&self, index: usize) {
+        if let Some(since) = self.since.get(index) {
+            since.store(RESTING, SeqCst);
+        }
         self.idle.fetch_add(1, SeqCst);
     }
 
@@ -108,28 +218,97 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// Whether the bell holds a ring, taken as a parked reader takes it.
+    fn rung(d: &Doorbell) -> bool {
+        let rung = d.bell().try_recv().is_ok();
+        if rung {
+            d.answered();
+        }
+        rung
+    }
+
     #[test]
     fn a_submitter_rings_only_when_no_reader_is_looking_for_work() {
-        let d = Doorbell::new(2);
+        let d = Doorbell::new(2, 2);
         d.queued();
-        assert!(d.bell().try_recv().is_err(), "two readers looking: no ring");
+        assert!(!rung(&d), "two readers looking: no ring");
         d.parking();
         d.queued();
-        assert!(d.bell().try_recv().is_err(), "one still looking: no ring");
-        d.taking();
+        assert!(!rung(&d), "one still looking: no ring");
+        d.taking(0);
         d.queued();
-        assert!(d.bell().try_recv().is_ok(), "one parked, one running a job: rung");
-        d.looking();
+        assert!(rung(&d), "one parked, one running a job: rung");
+        d.looking(0);
         d.queued();
-        assert!(d.bell().try_recv().is_err(), "the busy one looks again: no ring");
+        assert!(!rung(&d), "the busy one looks again: no ring");
         d.parking();
         d.queued();
         d.queued();
-        assert_eq!(
-            d.bell().try_iter().count(),
-            2,
-            "both parked: a token per reader at most"
-        );
+        d.queued();
+        assert_eq!(d.bell().try_iter().count(), 2, "both parked: a ring per reader at most");
+    }
+
+    #[test]
+    fn jobs_queued_while_a_reader_wakes_ring_no_more_readers_than_the_cap() {
+        let d = Doorbell::new(6, 1);
+        for _ in 0..6 {
+            d.parking();
+        }
+        for _ in 0..100 {
+            d.queued();
+        }
+        assert_eq!(d.bell().try_iter().count(), 1, "one reader woken for a burst");
+        d.answered();
+        d.queued();
+        assert!(rung(&d), "answered, still resting: the next job rings again");
+    }
+
+    #[test]
+    fn readers_running_short_jobs_up_to_the_cap_take_queued_work_without_a_ring() {
+        let d = Doorbell::new(3, 1);
+        d.parking();
+        d.parking();
+        d.taking(0);
+        d.queued();
+        assert!(!rung(&d), "one short job running, cap 1: no ring");
+        d.away(0);
+        d.queued();
+        assert!(rung(&d), "the runner serves an iteration: rung");
+        d.started(0);
+        d.queued();
+        assert!(!rung(&d), "a short job again: no ring");
+        d.looking(0);
+        d.parking();
+        d.queued();
+        assert!(rung(&d), "all parked: rung");
+    }
+
+    #[test]
+    fn a_job_past_the_hand_off_no_longer_holds_queued_work() {
+        let d = Doorbell::new(2, 1);
+        d.parking();
+        d.taking(0);
+        assert!(!d.overdue(0), "just started");
+        std::thread::sleep(HAND_OFF + Duration::from_millis(2));
+        d.queued();
+        assert!(rung(&d), "a submitter sees the running job is long: rung");
+        assert!(d.overdue(0), "the runner notices it too");
+        assert!(!d.overdue(0), "once: it is away now");
+        d.queued();
+        assert!(rung(&d), "away: rung");
+        d.looking(0);
+        assert!(!d.overdue(0), "resting readers are never overdue");
+        assert!(!d.overdue(7), "no such reader");
+    }
+
+    #[test]
+    fn the_cap_leaves_a_core_to_the_submitter_and_stays_within_the_readers() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cap = running_cap(6);
+        assert!((1..=6).contains(&cap), "{cap}");
+        assert!(cores == 1 || cap < cores, "{cap} of {cores} cores");
+        assert_eq!(running_cap(1), 1);
+        assert_eq!(running_cap(0), 1);
     }
 
     #[test]
@@ -137,7 +316,7 @@ mod tests {
         // One reader parks and re-checks while a submitter queues and checks, many times over:
         // whenever the reader ends up parked with a job queued, the bell holds a token.
         for _ in 0..2_000 {
-            let d = Arc::new(Doorbell::new(1));
+            let d = Arc::new(Doorbell::new(1, 1));
             let queued = Arc::new(AtomicUsize::new(0));
             let (d2, q2) = (Arc::clone(&d), Arc::clone(&queued));
             let submitter = std::thread::spawn(move || {

@@ -120,7 +120,7 @@ impl Pool {
             registered: std::sync::atomic::AtomicBool::new(false),
             listeners: Default::default(),
             connector,
-            doorbell: doorbell::Doorbell::new(config.max_readers),
+            doorbell: doorbell::Doorbell::new(config.max_readers, doorbell::running_cap(config.max_readers)),
         });
         let writer_slot = Slot::adopt(&ctx, Role::Writer, writer_conn)?;
         let readers = (0..config.max_readers)

@@ -1,8 +1,8 @@
 //! Reader threads: each owns a read-only connection and pulls point reads from the readers'
 //! shared queue, serving those queued behind the first in one read transaction. A reader never
 //! blocks on the queue itself: with nothing queued it spins briefly (if no other reader is
-//! looking), then parks on the doorbell (doorbell.rs), rung when a job is queued and no reader
-//! is looking for work.
+//! looking), then parks on the doorbell (doorbell.rs), rung when a job is queued, no reader
+//! is looking for work and no running reader will take it soon.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -35,21 +35,24 @@ pub struct ReaderThread {
 impl ReaderThread {
     pub fn spawn(self, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
         let name = format!("sp-read-{}", self.index);
-        spawn_named(name, move || self.run(&ctx))
+        spawn_named(name, move || self.run(ctx))
     }
 
-    fn run(mut self, ctx: &ThreadContext) {
+    fn run(mut self, ctx: Arc<ThreadContext>) {
         let mut pings = self.pings.clone();
+        self.hand_off_when_overdue(&ctx);
+        let ctx = &*ctx;
         let bell = &ctx.doorbell;
+        let index = self.index;
         loop {
             match self.jobs.try_recv() {
                 Ok(job) => {
-                    bell.taking();
+                    bell.taking(index);
                     if !self.jobs.is_empty() {
                         bell.queued();
                     }
                     self.take(ctx, job, &mut pings);
-                    bell.looking();
+                    bell.looking(index);
                     continue;
                 }
                 // Closed and drained.
@@ -65,11 +68,11 @@ impl ReaderThread {
             }
             bell.parking();
             if !self.jobs.is_empty() {
-                bell.looking();
+                bell.looking(index);
                 continue;
             }
             select! {
-                recv(bell.bell()) -> _ => {},
+                recv(bell.bell()) -> rung => if rung.is_ok() { bell.answered() },
                 recv(pings) -> msg => match msg {
                     Ok(ping) => self.answer(ctx, ping),
                     Err(_) => pings = never(),
@@ -78,8 +81,25 @@ impl ReaderThread {
                 // and ends (`closing` never carries a message).
                 recv(ctx.closing) -> _ => {},
             }
-            bell.looking();
+            bell.looking(index);
         }
+    }
+
+    /// While a statement of this reader's runs past the doorbell's hand-off time with jobs
+    /// queued, it stops holding them: it counts as away and rings for another reader. Checked
+    /// from SQLite's progress handler, so a point read never pays for it.
+    fn hand_off_when_overdue(&self, ctx: &Arc<ThreadContext>) {
+        let (ctx, jobs, index) = (Arc::downgrade(ctx), self.jobs.clone(), self.index);
+        self.slot.deadline.watch(move || {
+            if jobs.is_empty() {
+                return;
+            }
+            if let Some(ctx) = ctx.upgrade() {
+                if ctx.doorbell.overdue(index) {
+                    ctx.doorbell.queued();
+                }
+            }
+        });
     }
 
     /// Runs `job` (with the point reads queued behind it), or serves the iteration it opens.
@@ -95,8 +115,14 @@ impl ReaderThread {
                         ok,
                     });
                 };
+                // Away from the queue until the consumer is done: queued work wakes another.
+                ctx.doorbell.away(index);
+                if !self.jobs.is_empty() {
+                    ctx.doorbell.queued();
+                }
                 // Holds its own pass through the gate, as a long snapshot.
                 cursor::serve(ctx, job, &mut self.slot, pings, &answer);
+                ctx.doorbell.started(index);
             } else {
                 let _pass = ctx.gate.enter(Lane::Read);
                 if job.alone {
@@ -147,6 +173,7 @@ impl ReaderThread {
     }
 
     fn execute(&mut self, ctx: &ThreadContext, job: Job) {
+        ctx.doorbell.started(self.index);
         let job = match ctx.admit(Lane::Read, job) {
             Ok(job) => job,
             Err((job, err)) => return ctx.refuse(Lane::Read, job, err),
