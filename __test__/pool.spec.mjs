@@ -276,3 +276,31 @@ test('process.exit with queued work neither hangs nor crashes', () => {
   assert.equal(child.status, 7, child.stderr)
   assert.ok(child.ms < 5_000)
 })
+
+test('statement cache hits and misses are counted in getStats() and poolStats()', async () => {
+  const pool = await withTable({ maxReaders: 1 })
+  try {
+    const before = pool.getStats().statementCache
+    for (let i = 0; i < 100; i++) assert.equal(await pool.get('SELECT v FROM t WHERE id = ?', [i]), null)
+    await pool.get('SELECT n FROM t WHERE id = ?', [1])
+    // An EXPLAIN is compiled afresh each time (never cached), so both are misses.
+    await pool.read('EXPLAIN SELECT v FROM t')
+    await pool.read('EXPLAIN SELECT v FROM t')
+    const after = pool.getStats().statementCache
+    assert.equal(after.hits - before.hits, 99, 'one reader: compiled once, then found 99 times')
+    assert.equal(after.misses - before.misses, 4)
+    assert.equal(after.hit_rate, after.hits / (after.hits + after.misses))
+  } finally {
+    await pool.close()
+  }
+  const persistence = new addon.SwarmPersistencePooled(dbPath(), { maxReaders: 1 })
+  try {
+    await persistence.createSwarm({ id: 's', name: 's', topology: 'mesh', maxAgents: 5 })
+    for (let i = 0; i < 10; i++) await persistence.getAgent(`a${i}`)
+    const cache = persistence.poolStats().pool_metrics.statement_cache
+    assert.ok(cache.hits >= 9, `${cache.hits} hits`)
+    assert.deepEqual(cache, persistence.pool.getStats().statementCache)
+  } finally {
+    await persistence.close()
+  }
+})

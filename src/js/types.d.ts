@@ -118,12 +118,17 @@ export interface PoolStats {
   latencyMs: { read: LaneLatency; write: LaneLatency; worker: LaneLatency }
   walBytes: number
   checkpoints: number
+  /** Statements found prepared in the connections' statement caches (hits) and compiled (misses); null on PostgreSQL. */
+  statementCache: StatementCacheStats | null
   backups: BackupStats
   isHealthy: boolean
   /** Epoch milliseconds of the last completed health check. */
   lastHealthCheck: number
   closed: boolean
 }
+
+/** `hit_rate` is hits ÷ (hits + misses), null before any statement ran. */
+export interface StatementCacheStats { hits: number; misses: number; hit_rate: number | null }
 
 /** What `backup()` made: the copy passed `PRAGMA integrity_check` before it took its name. */
 export interface BackupResult { path: string; pages: number; bytes: number; durationMs: number; startedAt: string; integrity: 'ok' }

@@ -44,6 +44,7 @@ pub fn get_stats(s: &PoolSnapshot) -> Json {
         "latencyMs": latencies(s),
         "walBytes": s.wal.bytes,
         "checkpoints": s.wal.checkpoints,
+        "statementCache": statement_cache(s),
         "backups": backups(&s.backups),
         "isHealthy": s.healthy,
         "lastHealthCheck": s.last_health_check_ms,
@@ -147,6 +148,7 @@ fn pool_metrics(s: &PoolSnapshot) -> Json {
         "queue_lengths": queue_lengths(s),
         "commits": s.commits,
         "average_batch_size": s.average_batch_size(),
+        "statement_cache": statement_cache(s),
         "timeouts": s.timeouts,
         "errors_by_code": errors(s),
         "latency_ms": latencies(s),
@@ -223,6 +225,15 @@ fn wal(s: &PoolSnapshot) -> Json {
         "resets_deferred": s.wal.resets_deferred,
         "writer_pauses": s.wal.throttled,
     })
+}
+
+/// How often statements were found prepared in the SQLite connections' caches; null on
+/// PostgreSQL, whose server keeps the plans.
+fn statement_cache(s: &PoolSnapshot) -> Json {
+    match &s.statements {
+        Some(c) => json!({ "hits": c.hits, "misses": c.misses, "hit_rate": c.hit_rate() }),
+        None => Json::Null,
+    }
 }
 
 fn queue_lengths(s: &PoolSnapshot) -> Json {

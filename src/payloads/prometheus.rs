@@ -189,6 +189,23 @@ pub fn prometheus(s: &PoolSnapshot) -> String {
         s.wal.checkpoints.saturating_sub(truncate) as f64,
     );
     out.sample("swarm_pool_checkpoints_total", &[("mode", "truncate")], truncate as f64);
+    if let Some(cache) = &s.statements {
+        out.family(
+            "swarm_pool_statement_cache_total",
+            "counter",
+            "Statements found prepared in the connections' caches (hit) or compiled (miss).",
+        );
+        out.sample(
+            "swarm_pool_statement_cache_total",
+            &[("result", "hit")],
+            cache.hits as f64,
+        );
+        out.sample(
+            "swarm_pool_statement_cache_total",
+            &[("result", "miss")],
+            cache.misses as f64,
+        );
+    }
     out.family("swarm_pool_backups_total", "counter", "Backups made, by outcome.");
     out.sample(
         "swarm_pool_backups_total",

@@ -357,6 +357,7 @@ impl PgPool {
                 last: None,
                 last_error: None,
             },
+            statements: None,
             server: Some(ServerState {
                 server: s.url.clone(),
                 connections_open: s.settings.open.load(Relaxed),

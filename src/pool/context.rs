@@ -20,6 +20,7 @@ use crate::pool::stats::{LaneStats, Stats};
 use crate::pool::wal::ReadGate;
 use crate::sqlite::deadline::Deadline;
 use crate::sqlite::open::DbPath;
+use crate::sqlite::statements;
 
 pub struct ThreadContext {
     pub db: DbPath,
@@ -110,6 +111,11 @@ impl ThreadContext {
         let outcome = catch_unwind(AssertUnwindSafe(step));
         let expired = deadline.expired();
         deadline.disarm();
+        let (hits, misses) = statements::take();
+        if hits + misses > 0 {
+            self.stats.statement_hits.fetch_add(hits, Ordering::Relaxed);
+            self.stats.statement_misses.fetch_add(misses, Ordering::Relaxed);
+        }
         match outcome {
             Ok(Err(Error::Sqlite {
                 code: "SQLITE_INTERRUPT",

@@ -10,7 +10,7 @@ use crate::pool::job::{Job, Output};
 use crate::pool::lanes::Lane;
 use crate::pool::sql::{run_query, run_statement, Fetch};
 use crate::pool::Pool;
-use crate::sqlite::{guard, Form, Params, RowSet, Value};
+use crate::sqlite::{guard, statements, Form, Params, RowSet, Value};
 
 /// The PRAGMAs `pragma(name, value)` sets, with the integers each takes. Both ids are 32-bit
 /// signed integers in the database header; `max_page_count` is the writer's size quota (SQLite's
@@ -63,7 +63,7 @@ pub fn setting(name: &str, value: &Value) -> Result<String> {
 /// that is read-only besides.
 fn read_pragma(conn: &Connection, sql: &str, form: Form) -> Result<Output> {
     guard::clear();
-    let mut stmt = conn.prepare_cached(sql).map_err(|e| guard::explain(e.into()))?;
+    let mut stmt = statements::cached(conn, sql).map_err(|e| guard::explain(e.into()))?;
     let rows = RowSet::collect_as(&mut stmt, usize::MAX, form);
     drop(stmt);
     // Readers take PRAGMAs outside their batches, so any transaction open now is this one's.

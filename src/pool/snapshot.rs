@@ -55,6 +55,20 @@ pub struct WalSnapshot {
     pub throttled: u64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatementCache {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl StatementCache {
+    /// The share of statements found prepared, from 0 to 1; None before any statement ran.
+    pub fn hit_rate(&self) -> Option<f64> {
+        let all = self.hits + self.misses;
+        (all > 0).then(|| self.hits as f64 / all as f64)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteHealth {
     pub failing: bool,
@@ -110,6 +124,8 @@ pub struct PoolSnapshot {
     pub wal: WalSnapshot,
     pub writes: WriteHealth,
     pub backups: BackupSnapshot,
+    /// Statements found in the connections' statement caches and those compiled (SQLite only).
+    pub statements: Option<StatementCache>,
     /// Present for a server backend.
     pub server: Option<ServerState>,
 }
@@ -220,6 +236,10 @@ impl Pool {
                 replayed: s.replayed.load(Relaxed),
             },
             backups: backups.snapshot(config.enable_backup),
+            statements: Some(StatementCache {
+                hits: s.statement_hits.load(Relaxed),
+                misses: s.statement_misses.load(Relaxed),
+            }),
             server: None,
         }
     }

@@ -10,7 +10,7 @@ use crate::pool::job::{Completion, Job, Output, WriteResult};
 use crate::pool::lanes::Lane;
 use crate::pool::Pool;
 use crate::sqlite::classify::{classify, first_keyword, is_blank, StatementKind};
-use crate::sqlite::guard;
+use crate::sqlite::{guard, statements};
 use crate::sqlite::{Form, Params, RowSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,7 @@ impl DerefMut for Prepared<'_> {
 /// prepare tail says so), and so is anything the connection's guard denies.
 fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<Prepared<'c>> {
     guard::clear();
-    let stmt = conn.prepare_cached(sql).map_err(|e| guard::explain(e.into()))?;
+    let stmt = statements::cached(conn, sql).map_err(|e| guard::explain(e.into()))?;
     if stmt.is_explain() == 0 {
         return Ok(Prepared::Cached(stmt));
     }

@@ -129,6 +129,9 @@ pub struct Stats {
     /// Commits in a row whose writes all failed for a reason of the environment (disk full, I/O
     /// error, read-only or locked file); 0 after any successful commit.
     pub write_failure_streak: AtomicU64,
+    /// Statements found prepared in a connection's statement cache, and those compiled.
+    pub statement_hits: AtomicU64,
+    pub statement_misses: AtomicU64,
     last_write_failure: Mutex<Option<String>>,
     errors: Mutex<BTreeMap<&'static str, u64>>,
 }

@@ -7,6 +7,7 @@ pub mod ephemeral;
 pub mod guard;
 pub mod open;
 pub mod rows;
+pub mod statements;
 pub mod value;
 
 pub use rows::{Column, ColumnInfo, Form, JsonColumns, Missing, Records, RowSet};

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::pool::job::{Completion, Output, WriteResult};
 use crate::pool::lanes::Lane;
 use crate::pool::Pool;
-use crate::sqlite::{guard, RowSet, Value};
+use crate::sqlite::{guard, statements, RowSet, Value};
 use crate::store::schema;
 use crate::store::seam::{Dialect, Query, Session, Statement, Storage, Work};
 
@@ -39,7 +39,7 @@ impl Dialect for SqliteDialect {
 
 impl Session for Connection {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<WriteResult> {
-        let mut stmt = self.prepare_cached(sql)?;
+        let mut stmt = statements::cached(self, sql)?;
         let changes = stmt.execute(rusqlite::params_from_iter(params))? as u64;
         Ok(WriteResult {
             changes,
@@ -49,7 +49,7 @@ impl Session for Connection {
     }
 
     fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {
-        let mut stmt = self.prepare_cached(sql)?;
+        let mut stmt = statements::cached(self, sql)?;
         for (i, p) in params.iter().enumerate() {
             stmt.raw_bind_parameter(i + 1, p)?;
         }
