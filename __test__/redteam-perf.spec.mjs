@@ -269,3 +269,58 @@ test('many keys: JSON objects with thousands of distinct keys round-trip past th
   }
   await p.close()
 })
+
+// ---- Result arrays and objects under prototype setters ---------------------------------------
+// Result arrays were made with a length and filled with `set_element`, an assignment: with a
+// setter for index 0 on Object.prototype the first row went to the setter and the array read
+// back the getter's value. Objects the pool makes (write results, raw columns) were filled the
+// same way, so a setter named `changes` or `rows` emptied them, and the AbortSignal call's
+// internal pair lost its token (the call threw synchronously). Elements and properties are now
+// defined. Run in a child, like the test above.
+
+test('setters for indexes and names on Object.prototype take nothing from results', () => {
+  const script = `
+    const { SQLiteConnectionPool } = require(${entry})
+    const path = require('node:path').join(require('node:fs').mkdtempSync(require('node:os').tmpdir() + '/rt17b-'), 'a.db')
+    ;(async () => {
+      const pool = new SQLiteConnectionPool(path, { maxReaders: 1, maxWorkers: 1 })
+      await pool.write('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
+      await pool.transaction(Array.from({ length: 20_000 }, (_, i) => ({ sql: 'INSERT INTO t (v) VALUES (?)', params: ['r' + i] })))
+      const keys = ['0', '1', '8192', 'changes', 'lastInsertRowid', 'rows', 'columns', 'name', 'table']
+      for (const k of keys) Object.defineProperty(Object.prototype, k, { configurable: true, get() { return 'POLLUTED' }, set() {} })
+      const few = await pool.read('SELECT id, v FROM t ORDER BY id LIMIT 2')
+      const all = await pool.read('SELECT id, v FROM t ORDER BY id')
+      const raw = await pool.read('SELECT id, v FROM t ORDER BY id LIMIT 2', [], { raw: true })
+      const write = await pool.write('INSERT INTO t (v) VALUES (?) RETURNING id, v', ['z'])
+      const writes = await pool.transaction([{ sql: 'UPDATE t SET v = ? WHERE id = 1', params: ['y'] }])
+      const counted = await pool.get('SELECT count(*) AS n FROM t', [], { signal: new AbortController().signal })
+        .then((row) => row.n, (e) => 'rejected ' + e.code)
+      for (const k of keys) delete Object.prototype[k]
+      const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k)
+      const out = {
+        few, allLength: all.length, allOwn: [0, 1, 8192, 19_999].every((i) => own(all, i)),
+        all8192: all[8192], allLast: all[19_999], raw, write, writes, counted,
+      }
+      await pool.close()
+      process.stdout.write(JSON.stringify(out))
+    })().catch((e) => { console.error(e); process.exit(3) })
+  `
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 })
+  assert.equal(child.status, 0, child.stderr)
+  const out = JSON.parse(child.stdout)
+  assert.deepEqual(out.few, [{ id: 1, v: 'r0' }, { id: 2, v: 'r1' }])
+  assert.equal(out.allLength, 20_000)
+  assert.equal(out.allOwn, true)
+  assert.deepEqual(out.all8192, { id: 8193, v: 'r8192' })
+  assert.deepEqual(out.allLast, { id: 20_000, v: 'r19999' })
+  assert.deepEqual(out.raw, {
+    columns: [
+      { name: 'id', table: 't', column: 'id', type: 'INTEGER' },
+      { name: 'v', table: 't', column: 'v', type: 'TEXT' },
+    ],
+    rows: [[1, 'r0'], [2, 'r1']],
+  })
+  assert.deepEqual(out.write, { changes: 1, lastInsertRowid: 20_001, rows: [{ id: 20_001, v: 'z' }] })
+  assert.deepEqual(out.writes, [{ changes: 1, lastInsertRowid: 20_001 }])
+  assert.equal(out.counted, 20_001)
+})

@@ -102,9 +102,11 @@ pub fn abortable(env: Env, options: Option<Unknown>) -> napi::Result<Unknown<'st
         // SAFETY: `e` is this call's env; the external's handle lands in this call's scope.
         let token = unsafe { <External<Token> as ToNapiValue>::to_napi_value(e, External::new(token)) }
             .map_err(|err| Error::Internal(err.to_string()))?;
+        // Defined, not assigned: a setter for index 0 or 1 on a prototype would take the token.
         let pair = raw::array(e, 2)?;
-        raw::set_element(e, pair, 0, token)?;
-        raw::set_element(e, pair, 1, signal.flatten().map_or_else(|| raw::undefined(e), Ok)?)?;
+        raw::define(e, pair, raw::string(e, "0")?, token)?;
+        let signal = signal.flatten().map_or_else(|| raw::undefined(e), Ok)?;
+        raw::define(e, pair, raw::string(e, "1")?, signal)?;
         Ok(pair)
     })();
     let value = made.map_err(|err| raw::throw(e, &err))?;

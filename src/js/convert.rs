@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
 use crate::js::raw::{self, Env, JsValue};
-use crate::js::shape::{self, Shapes};
+use crate::js::shape::{self, Lists, Shapes};
 use crate::payloads;
 use crate::pool::job::{Output, WriteResult};
 use crate::sqlite::{ColumnInfo, Missing, Params, Records, RowSet, Value};
@@ -149,13 +149,12 @@ fn row_shape(env: Env, rows: &RowSet, names: &Names) -> Result<(Vec<JsValue>, Op
 
 fn rows_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     let (keys, maker) = row_shape(env, rows, names)?;
-    let out = raw::array(env, rows.row_count())?;
     let mut buf = Vec::with_capacity(rows.columns.len());
-    for (i, row) in rows.rows().enumerate() {
-        let obj = row_to_js(env, &keys, maker, row.iter(), mode, &mut buf)?;
-        raw::set_element(env, out, i as u32, obj)?;
-    }
-    Ok(out)
+    let objects = rows
+        .rows()
+        .map(|row| row_to_js(env, &keys, maker, row.iter(), mode, &mut buf))
+        .collect::<Result<Vec<_>>>()?;
+    names.lists.make(env, &objects)
 }
 
 /// Rows in the form they were collected in: objects, or `{ columns, rows }` (see `set_raw`).
@@ -163,7 +162,7 @@ fn row_set_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> R
     match &rows.described {
         Some(described) => {
             let obj = raw::object(env)?;
-            set_raw(env, obj, rows, described, mode)?;
+            set_raw(env, obj, rows, described, mode, names)?;
             Ok(obj)
         }
         None => rows_to_js(env, rows, mode, names),
@@ -172,30 +171,44 @@ fn row_set_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> R
 
 /// Sets `columns` (`[{ name, table, column, type }]`) and `rows` (arrays of values in column
 /// order, so columns of the same name stay apart) on `target`.
-fn set_raw(env: Env, target: JsValue, rows: &RowSet, described: &[ColumnInfo], mode: IntegerMode) -> Result<()> {
+fn set_raw(
+    env: Env,
+    target: JsValue,
+    rows: &RowSet,
+    described: &[ColumnInfo],
+    mode: IntegerMode,
+    names: &Names,
+) -> Result<()> {
     let text_or_null = |s: &Option<String>| match s {
         Some(s) => raw::string(env, s),
         None => raw::null(env),
     };
-    let columns = raw::array(env, rows.columns.len())?;
-    for (i, (name, info)) in rows.columns.iter().zip(described).enumerate() {
+    let mut columns = Vec::with_capacity(rows.columns.len());
+    for (name, info) in rows.columns.iter().zip(described) {
         let column = raw::object(env)?;
-        raw::set_named(env, column, "name", raw::string(env, name)?)?;
-        raw::set_named(env, column, "table", text_or_null(&info.table)?)?;
-        raw::set_named(env, column, "column", text_or_null(&info.column)?)?;
-        raw::set_named(env, column, "type", text_or_null(&info.decl_type)?)?;
-        raw::set_element(env, columns, i as u32, column)?;
+        define_named(env, column, "name", raw::string(env, name)?, names)?;
+        define_named(env, column, "table", text_or_null(&info.table)?, names)?;
+        define_named(env, column, "column", text_or_null(&info.column)?, names)?;
+        define_named(env, column, "type", text_or_null(&info.decl_type)?, names)?;
+        columns.push(column);
     }
-    let out = raw::array(env, rows.row_count())?;
-    for (i, row) in rows.rows().take(rows.row_count()).enumerate() {
-        let values = raw::array(env, row.len())?;
-        for (j, value) in row.iter().enumerate() {
-            raw::set_element(env, values, j as u32, value_to_js(env, value, mode)?)?;
+    let mut out = Vec::with_capacity(rows.row_count());
+    let mut values = Vec::with_capacity(rows.columns.len());
+    for row in rows.rows().take(rows.row_count()) {
+        values.clear();
+        for value in row {
+            values.push(value_to_js(env, value, mode)?);
         }
-        raw::set_element(env, out, i as u32, values)?;
+        out.push(names.lists.make(env, &values)?);
     }
-    raw::set_named(env, target, "columns", columns)?;
-    raw::set_named(env, target, "rows", out)
+    define_named(env, target, "columns", names.lists.make(env, &columns)?, names)?;
+    define_named(env, target, "rows", names.lists.make(env, &out)?, names)
+}
+
+/// Defines `key` on an object this module made: an own property even if code put a setter of
+/// that name on `Object.prototype`, which an assignment would call instead.
+fn define_named(env: Env, obj: JsValue, key: &str, value: JsValue, names: &Names) -> Result<()> {
+    raw::define(env, obj, names.keys.key(env, key)?, value)
 }
 
 fn first_row_to_js(env: Env, rows: &RowSet, mode: IntegerMode, names: &Names) -> Result<JsValue> {
@@ -255,12 +268,8 @@ fn records_to_js(env: Env, records: &Records, mode: IntegerMode, names: &Names) 
             _ => raw::null(env),
         };
     }
-    let out = raw::array(env, rows.row_count())?;
-    for (i, row) in rows.rows().enumerate() {
-        let obj = make_row(row)?;
-        raw::set_element(env, out, i as u32, obj)?;
-    }
-    Ok(out)
+    let objects = rows.rows().map(&mut make_row).collect::<Result<Vec<_>>>()?;
+    names.lists.make(env, &objects)
 }
 
 fn json_column_to_js(env: Env, value: &Value, missing: Missing, mode: IntegerMode, names: &Names) -> Result<JsValue> {
@@ -288,13 +297,13 @@ fn json_column_to_js(env: Env, value: &Value, missing: Missing, mode: IntegerMod
 /// their `columns` for raw rows); a rowid beyond 2^53 is a BigInt with `safeIntegers`.
 fn write_to_js(env: Env, w: &WriteResult, mode: IntegerMode, names: &Names) -> Result<JsValue> {
     let obj = raw::object(env)?;
-    raw::set_named(env, obj, "changes", raw::number(env, w.changes as f64)?)?;
+    define_named(env, obj, "changes", raw::number(env, w.changes as f64)?, names)?;
     let rowid = value_to_js(env, &Value::Integer(w.last_insert_rowid), mode)?;
-    raw::set_named(env, obj, "lastInsertRowid", rowid)?;
+    define_named(env, obj, "lastInsertRowid", rowid, names)?;
     if let Some(rows) = &w.rows {
         match &rows.described {
-            Some(described) => set_raw(env, obj, rows, described, mode)?,
-            None => raw::set_named(env, obj, "rows", rows_to_js(env, rows, mode, names)?)?,
+            Some(described) => set_raw(env, obj, rows, described, mode, names)?,
+            None => define_named(env, obj, "rows", rows_to_js(env, rows, mode, names)?, names)?,
         }
     }
     Ok(obj)
@@ -302,19 +311,36 @@ fn write_to_js(env: Env, w: &WriteResult, mode: IntegerMode, names: &Names) -> R
 
 /// A JSON value as JavaScript. With `shapes`, objects at the top (or directly in a top-level
 /// array) are rows or payloads of a fixed shape and are built through makers; nested values,
-/// which hold arbitrary user keys, are built key by key.
-pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>, shapes: Option<&Shapes>) -> Result<JsValue> {
+/// which hold arbitrary user keys, are built key by key, each key defined as `JSON.parse` would
+/// (an own property, `__proto__` included, whatever setters `Object.prototype` has). With
+/// `lists`, arrays are built in one call with their elements defined too.
+pub(crate) fn json_to_js(
+    env: Env,
+    v: &Json,
+    keys: Option<&KeyCache>,
+    shapes: Option<&Shapes>,
+    lists: Option<&Lists>,
+) -> Result<JsValue> {
     match v {
         Json::Null => raw::null(env),
         Json::Bool(b) => raw::boolean(env, *b),
         Json::Number(n) => raw::number(env, n.as_f64().unwrap_or(f64::NAN)),
         Json::String(s) => raw::string(env, s),
         Json::Array(items) => {
-            let arr = raw::array(env, items.len())?;
-            for (i, item) in items.iter().enumerate() {
-                raw::set_element(env, arr, i as u32, json_to_js(env, item, keys, shapes)?)?;
+            let values = items
+                .iter()
+                .map(|item| json_to_js(env, item, keys, shapes, lists))
+                .collect::<Result<Vec<_>>>()?;
+            match lists {
+                Some(lists) => lists.make(env, &values),
+                None => {
+                    let arr = raw::array(env, values.len())?;
+                    for (i, value) in values.into_iter().enumerate() {
+                        raw::set_element(env, arr, i as u32, value)?;
+                    }
+                    Ok(arr)
+                }
             }
-            Ok(arr)
         }
         Json::Object(map) => {
             if let Some(maker) = shapes
@@ -324,7 +350,7 @@ pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>, shapes: Op
             {
                 let values = map
                     .values()
-                    .map(|item| json_to_js(env, item, keys, None))
+                    .map(|item| json_to_js(env, item, keys, None, lists))
                     .collect::<Result<Vec<_>>>()?;
                 return shape::make(env, maker, &values);
             }
@@ -334,12 +360,8 @@ pub(crate) fn json_to_js(env: Env, v: &Json, keys: Option<&KeyCache>, shapes: Op
                     Some(cache) => cache.key(env, k)?,
                     None => raw::string(env, k)?,
                 };
-                let value = json_to_js(env, item, keys, None)?;
-                if k == "__proto__" {
-                    raw::define(env, obj, key, value)?;
-                } else {
-                    raw::set(env, obj, key, value)?;
-                }
+                let value = json_to_js(env, item, keys, None, lists)?;
+                raw::define(env, obj, key, value)?;
             }
             Ok(obj)
         }
@@ -355,6 +377,7 @@ pub(crate) struct Names {
     pub json_parse: raw::Held,
     /// `JSON.stringify` as it was when the pool was made, for arguments stored as JSON text.
     pub json_stringify: raw::Held,
+    pub lists: Lists,
 }
 
 impl Names {
@@ -373,6 +396,7 @@ impl Names {
             shapes: Shapes::new(),
             json_parse,
             json_stringify,
+            lists: Lists::new(env),
         }
     }
 }
@@ -433,15 +457,21 @@ pub(crate) fn output_to_js(env: Env, out: &Output, mode: IntegerMode, names: &Na
         Output::Row(None) => raw::null(env),
         Output::Write(w) => write_to_js(env, w, mode, names),
         Output::Writes(ws) => {
-            let arr = raw::array(env, ws.len())?;
-            for (i, w) in ws.iter().enumerate() {
-                raw::set_element(env, arr, i as u32, write_to_js(env, w, mode, names)?)?;
-            }
-            Ok(arr)
+            let results = ws
+                .iter()
+                .map(|w| write_to_js(env, w, mode, names))
+                .collect::<Result<Vec<_>>>()?;
+            names.lists.make(env, &results)
         }
         Output::Records(records) => records_to_js(env, records, mode, names),
-        Output::Json(v) => json_to_js(env, v, Some(&names.keys), Some(&names.shapes)),
-        Output::Backup(info) => json_to_js(env, &payloads::backup_result(info), None, None),
+        Output::Json(v) => json_to_js(env, v, Some(&names.keys), Some(&names.shapes), Some(&names.lists)),
+        Output::Backup(info) => json_to_js(
+            env,
+            &payloads::backup_result(info),
+            Some(&names.keys),
+            None,
+            Some(&names.lists),
+        ),
         Output::Done => raw::undefined(env),
     }
 }

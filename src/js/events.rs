@@ -110,7 +110,7 @@ impl Targets {
                     let snapshot = lease.pool().snapshot(lease.is_closed());
                     let payload =
                         payloads::health_check(&snapshot, duration.as_secs_f64() * 1000.0, *readers, *workers);
-                    ("health-check", vec![json_to_js(env, &payload, None, None)?])
+                    ("health-check", vec![json_to_js(env, &payload, None, None, None)?])
                 }
                 PoolEvent::HealthCheckError(e) => ("health-check-error", vec![error(env, e)?]),
                 PoolEvent::WorkerError(e) => ("worker-error", vec![error(env, e)?]),

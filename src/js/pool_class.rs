@@ -169,7 +169,7 @@ pub fn backup_path(env: &Env, dest: Unknown) -> Result<std::path::PathBuf> {
 }
 
 pub fn json_value(env: &Env, v: &Json) -> napi::Result<Unknown<'static>> {
-    let value = json_to_js(env.raw(), v, None, None).map_err(|e| raw::throw(env.raw(), &e))?;
+    let value = json_to_js(env.raw(), v, None, None, None).map_err(|e| raw::throw(env.raw(), &e))?;
     // SAFETY: `value` was made in this call's env and scope, and napi-rs returns it to JavaScript
     // before the scope closes, so the `'static` lifetime is never relied on beyond that.
     Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })

@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::js::raw::{self, Env, JsValue, Reference};
 use crate::sqlite::rows::Missing;
 
@@ -164,4 +164,101 @@ fn compile<'k>(
 /// Calls a maker with one row's values.
 pub(crate) fn make(env: Env, maker: JsValue, values: &[JsValue]) -> Result<JsValue> {
     raw::call(env, maker, values)
+}
+
+/// Most elements passed to the list maker in one call: each is an argument on V8's stack.
+const LIST_CHUNK: usize = 8192;
+
+/// Result arrays built in one call: `(...items) => items` returns an array whose elements are its
+/// own properties from the start. An array made with a length and filled element by element
+/// (`napi_set_element`) assigns each one, and an assignment to an index the array does not have
+/// yet runs a setter for that index on `Array.prototype` or `Object.prototype` if code defined one:
+/// the element would be lost. Longer lists are made in chunks and joined with the
+/// `Array.prototype.flat` the pool was made with (which defines each element too). Where the
+/// helpers cannot be made (code generation disabled), elements are assigned as before.
+pub(crate) struct Lists {
+    /// `(...items) => items`.
+    list: raw::Held,
+    /// `(chunks) => apply(flat, chunks, [])`, with `Array.prototype.flat` and `Reflect.apply`
+    /// as they were when it was made.
+    join: raw::Held,
+}
+
+impl Lists {
+    pub(crate) fn new(env: Env) -> Lists {
+        let lists = Lists {
+            list: raw::Held::new(),
+            join: raw::Held::new(),
+        };
+        let made = (|| -> Result<()> {
+            let global = raw::global(env)?;
+            let function = raw::get_named(env, global, "Function")?;
+            let list = raw::construct(
+                env,
+                function,
+                &[raw::string(env, "...items")?, raw::string(env, "return items")?],
+            )?;
+            let array = raw::get_named(env, global, "Array")?;
+            let prototype = raw::get_named(env, array, "prototype")?;
+            let flat = raw::get_named(env, prototype, "flat")?;
+            let reflect = raw::get_named(env, global, "Reflect")?;
+            let apply = raw::get_named(env, reflect, "apply")?;
+            let outer = raw::construct(
+                env,
+                function,
+                &[
+                    raw::string(env, "flat")?,
+                    raw::string(env, "apply")?,
+                    raw::string(env, "return (chunks) => apply(flat, chunks, [])")?,
+                ],
+            )?;
+            let join = raw::call(env, outer, &[flat, apply])?;
+            lists.list.set(env, list);
+            lists.join.set(env, join);
+            Ok(())
+        })();
+        if made.is_err() {
+            raw::take_exception(env);
+        }
+        lists
+    }
+
+    /// An array of `items`, each an own element.
+    pub(crate) fn make(&self, env: Env, items: &[JsValue]) -> Result<JsValue> {
+        if let Some(list) = self.list.get(env) {
+            let made = if items.len() <= LIST_CHUNK {
+                raw::call(env, list, items)
+            } else {
+                self.joined(env, list, items)
+            };
+            match made {
+                Ok(array) => return Ok(array),
+                // Out of stack, or a helper that failed: assign the elements instead.
+                Err(_) => {
+                    raw::take_exception(env);
+                }
+            }
+        }
+        let out = raw::array(env, items.len())?;
+        for (i, item) in items.iter().enumerate() {
+            raw::set_element(env, out, i as u32, *item)?;
+        }
+        Ok(out)
+    }
+
+    fn joined(&self, env: Env, list: JsValue, items: &[JsValue]) -> Result<JsValue> {
+        let join = self
+            .join
+            .get(env)
+            .ok_or_else(|| Error::Internal("the list joiner could not be made".into()))?;
+        let chunks = items
+            .chunks(LIST_CHUNK)
+            .map(|chunk| raw::call(env, list, chunk))
+            .collect::<Result<Vec<_>>>()?;
+        if chunks.len() > LIST_CHUNK {
+            return Err(Error::Internal("too many rows for the list maker".into()));
+        }
+        let chunks = raw::call(env, list, &chunks)?;
+        Ok(raw::call(env, join, &[chunks])?)
+    }
 }
