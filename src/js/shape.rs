@@ -259,6 +259,6 @@ impl Lists {
             return Err(Error::Internal("too many rows for the list maker".into()));
         }
         let chunks = raw::call(env, list, &chunks)?;
-        Ok(raw::call(env, join, &[chunks])?)
+        raw::call(env, join, &[chunks])
     }
 }
