@@ -21,10 +21,10 @@
 //! keeps up to one token per reader, so a ring never blocks and never vanishes while a reader may
 //! still park).
 
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 
 /// How long a thread that found its queue empty keeps looking before it parks: long enough for
 /// the next call of a burst to arrive (a few microseconds apart), short enough to cost little
@@ -83,6 +83,12 @@ pub struct Doorbell {
     epoch: Instant,
     /// Per reader: RESTING, AWAY, or when its current job started (µs after `epoch` + OFFSET).
     since: Box<[AtomicU64]>,
+    /// A submitter left a job to a reader running a short job: the watch (`watch`) looks again
+    /// once HAND_OFF has passed, since a job that then stalls without stepping SQLite's VM (one
+    /// long opcode, a busy handler) never reaches the progress handler to hand off by itself.
+    held: AtomicBool,
+    hold: Sender<()>,
+    held_rx: Receiver<()>,
 }
 
 impl Doorbell {
@@ -90,6 +96,7 @@ impl Doorbell {
     /// which `cap` may run short jobs at once.
     pub fn new(readers: usize, cap: usize) -> Doorbell {
         let (ring, bell) = bounded(readers.max(1));
+        let (hold, held_rx) = bounded(1);
         Doorbell {
             idle: AtomicUsize::new(readers),
             ring,
@@ -98,6 +105,9 @@ impl Doorbell {
             cap: cap.max(1),
             epoch: Instant::now(),
             since: (0..readers).map(|_| AtomicU64::new(RESTING)).collect(),
+            held: AtomicBool::new(false),
+            hold,
+            held_rx,
         }
     }
 
@@ -131,13 +141,39 @@ impl Doorbell {
             return;
         }
         let waking = self.waking.load(SeqCst);
-        if waking + self.running_short() >= self.cap {
+        let short = self.running_short();
+        if waking + short >= self.cap {
+            if short > 0 && !self.held.swap(true, SeqCst) {
+                // Wakes the watch once per hold, not once per job queued meanwhile.
+                let _ = self.hold.try_send(());
+            }
             return;
         }
         // One ring per free place: a submitter that loses this race leaves the job to the reader
         // the winner wakes.
         if self.waking.compare_exchange(waking, waking + 1, SeqCst, SeqCst).is_ok() && self.ring.try_send(()).is_err() {
             self.waking.fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// Runs until `closing` disconnects: each time a submitter leaves a job to a reader running
+    /// a short job, waits HAND_OFF and, if work is still queued (`has_work`), calls `queued`
+    /// again, which rings now that the runner's job is overdue (or holds again if it moved on to
+    /// another short job). Blocked while nothing is held, so an idle pool costs nothing.
+    pub fn watch(&self, has_work: impl Fn() -> bool, closing: &Receiver<()>) {
+        loop {
+            select! {
+                recv(self.held_rx) -> _ => {},
+                recv(closing) -> _ => return,
+            }
+            if let Err(RecvTimeoutError::Disconnected) = closing.recv_timeout(HAND_OFF) {
+                return;
+            }
+            self.held.store(false, SeqCst);
+            fence(SeqCst);
+            if has_work() {
+                self.queued();
+            }
         }
     }
 
@@ -299,6 +335,44 @@ mod tests {
         d.looking(0);
         assert!(!d.overdue(0), "resting readers are never overdue");
         assert!(!d.overdue(7), "no such reader");
+    }
+
+    #[test]
+    fn a_job_held_for_a_runner_that_stalls_without_stepping_the_vm_is_rung_for_by_the_watch() {
+        // The runner's job never reaches the progress handler (no `overdue` call) and never
+        // ends: only the watch can ring for the job queued while it was short.
+        let d = Arc::new(Doorbell::new(2, 1));
+        let (closing_tx, closing) = bounded::<()>(0);
+        let watch = {
+            let d = Arc::clone(&d);
+            std::thread::spawn(move || d.watch(|| true, &closing))
+        };
+        d.parking();
+        d.taking(0);
+        d.queued();
+        assert!(!rung(&d), "a short job running, cap 1: held, no ring yet");
+        let got = d.bell().recv_timeout(Duration::from_secs(10));
+        assert!(got.is_ok(), "the watch rang once the runner's job passed the hand-off");
+        d.answered();
+        drop(closing_tx);
+        watch.join().unwrap();
+    }
+
+    #[test]
+    fn the_watch_rings_nobody_once_the_held_job_was_taken() {
+        let d = Arc::new(Doorbell::new(2, 1));
+        let (closing_tx, closing) = bounded::<()>(0);
+        let watch = {
+            let d = Arc::clone(&d);
+            std::thread::spawn(move || d.watch(|| false, &closing))
+        };
+        d.parking();
+        d.taking(0);
+        d.queued();
+        // The runner took the job itself (the queue is empty for the watch).
+        assert!(d.bell().recv_timeout(HAND_OFF * 20).is_err(), "nothing queued: no ring");
+        drop(closing_tx);
+        watch.join().unwrap();
     }
 
     #[test]

@@ -164,6 +164,7 @@ impl Pool {
             };
             threads.push(reader.spawn(Arc::clone(&ctx))?);
         }
+        threads.push(readers::spawn_watch(read_rx.clone(), Arc::clone(&ctx))?);
 
         let health = HealthState::new(config.max_readers, config.max_workers);
         let (stop_tx, stop_rx) = bounded(1);
