@@ -45,3 +45,32 @@ test('a point read queued just as a long read that never steps the VM starts doe
     await settles(pool.close(), 'close')
   }
 })
+
+// ---- The addon loaded by one worker after another, the main thread never loading it -----------
+// Not the doorbell: found while attacking it from worker_threads. Loading the addon in a worker,
+// terminating the worker and loading it in the next one kills the process with SIGSEGV in
+// mimalloc's mi_thread_init (from napi_register_module_v1): mimalloc, the global allocator, took
+// the first worker's thread as its main thread. The lifecycle tests load the addon on the main
+// thread first, which hides it. Run in a child: the crash takes the process down.
+
+test('the addon loads in a worker after another worker that loaded it was terminated', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const index = JSON.stringify(new URL('../lib/index.js', import.meta.url).pathname)
+  const script = `
+    const { Worker } = require('node:worker_threads')
+    const code = 'const { SQLiteConnectionPool } = require(' + JSON.stringify(${index}) + '); require("node:worker_threads").parentPort.postMessage(typeof SQLiteConnectionPool)'
+    ;(async () => {
+      const got = []
+      for (let i = 0; i < 3; i++) {
+        const w = new Worker(code, { eval: true })
+        got.push(await new Promise((r) => w.once('message', r)))
+        await w.terminate()
+      }
+      process.stdout.write(JSON.stringify(got))
+    })()
+  `
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 })
+  assert.equal(child.signal, null, `the process died of ${child.signal}`)
+  assert.equal(child.status, 0, child.stderr)
+  assert.deepEqual(JSON.parse(child.stdout), ['function', 'function', 'function'])
+})
