@@ -49,9 +49,9 @@ test('a point read queued just as a long read that never steps the VM starts doe
 // ---- The addon loaded by one worker after another, the main thread never loading it -----------
 // Not the doorbell: found while attacking it from worker_threads. Loading the addon in a worker,
 // terminating the worker and loading it in the next one kills the process with SIGSEGV in
-// mimalloc's mi_thread_init (from napi_register_module_v1): mimalloc, the global allocator, took
-// the first worker's thread as its main thread. The lifecycle tests load the addon on the main
-// thread first, which hides it. Run in a child: the crash takes the process down.
+// mimalloc's mi_thread_init (from napi_register_module_v1) with the mimalloc crate's default v3;
+// the pool now uses mimalloc's v2 line, which does not. The lifecycle tests load the addon on the
+// main thread first, which hid it. Run in a child: the crash takes the process down.
 
 test('the addon loads in a worker after another worker that loaded it was terminated', async () => {
   const { spawnSync } = await import('node:child_process')

@@ -35,7 +35,9 @@ pub struct ReaderThread {
 /// Starts the doorbell's watch (`Doorbell::watch`) over the readers' queue `jobs`: it ends when
 /// the pool stops taking work.
 pub fn spawn_watch(jobs: Receiver<Job>, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
-    spawn_named("sp-read-watch".into(), move || ctx.doorbell.watch(|| !jobs.is_empty(), &ctx.closing))
+    spawn_named("sp-read-watch".into(), move || {
+        ctx.doorbell.watch(|| !jobs.is_empty(), &ctx.closing)
+    })
 }
 
 impl ReaderThread {
