@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 
 /// How long a thread that found its queue empty keeps looking before it parks: long enough for
-/// the next call of a burst to arrive (a few microseconds apart), short enough to cost little
-/// when none comes. It never yields meanwhile: a yield can hand the core to a low-priority
-/// worker for a whole scheduler slice, milliseconds, while a read waits.
-const SPIN_FOR: Duration = Duration::from_micros(20);
+/// the next call of a burst to arrive (the JavaScript thread submits one every 3–4 µs), short
+/// enough to cost little when none comes: on two cores a spinner takes CPU from the JavaScript
+/// thread and the writer (W3 ran 129–135k ops/s at 5 µs against 115–124k at 20 µs and 85–98k at
+/// 300 µs, bench/FINDINGS.md). It never yields meanwhile: a yield can hand the core to a
+/// low-priority worker for a whole scheduler slice, milliseconds, while a read waits.
+const SPIN_FOR: Duration = Duration::from_micros(5);
 
 /// How long a reader's job may run before queued work stops waiting for it and wakes another
 /// reader: a point read takes a few microseconds and a batch of them a few hundred, so only
