@@ -333,13 +333,7 @@ pub(crate) fn json_to_js(
                 .collect::<Result<Vec<_>>>()?;
             match lists {
                 Some(lists) => lists.make(env, &values),
-                None => {
-                    let arr = raw::array(env, values.len())?;
-                    for (i, value) in values.into_iter().enumerate() {
-                        raw::set_element(env, arr, i as u32, value)?;
-                    }
-                    Ok(arr)
-                }
+                None => shape::define_all(env, &values),
             }
         }
         Json::Object(map) => {

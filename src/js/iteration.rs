@@ -53,8 +53,9 @@ pub(crate) fn functions(env: &Env, handle: &Rc<Handle>, settler: &Settler, lease
     };
     let e = env.raw();
     let object = raw::object(e)?;
-    raw::set_named(e, object, "next", next.raw())?;
-    raw::set_named(e, object, "pull", pull.raw())?;
-    raw::set_named(e, object, "close", close.raw())?;
+    // Defined, not assigned: a setter of one of these names on Object.prototype would take it.
+    raw::define(e, object, raw::string(e, "next")?, next.raw())?;
+    raw::define(e, object, raw::string(e, "pull")?, pull.raw())?;
+    raw::define(e, object, raw::string(e, "close")?, close.raw())?;
     Ok(object)
 }

@@ -97,11 +97,6 @@ pub(crate) fn array(env: Env, len: usize) -> Result<JsValue, Error> {
     })
 }
 
-pub(crate) fn set(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Result<(), Error> {
-    // SAFETY: `env` and the three handles meet the module contract; no pointer of ours is written.
-    check(unsafe { sys::napi_set_property(env, obj, key, value) }, "set_property")
-}
-
 /// Defines `key` as an own, enumerable, writable data property: unlike assignment, this never
 /// runs a setter, so a key named `__proto__` is a plain property and not the prototype.
 pub(crate) fn define(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Result<(), Error> {
@@ -125,13 +120,10 @@ pub(crate) fn define(env: Env, obj: JsValue, key: JsValue, value: JsValue) -> Re
     )
 }
 
-pub(crate) fn set_named(env: Env, obj: JsValue, key: &str, value: JsValue) -> Result<(), Error> {
-    set(env, obj, string(env, key)?, value)
-}
-
-pub(crate) fn set_element(env: Env, arr: JsValue, index: u32, value: JsValue) -> Result<(), Error> {
-    // SAFETY: `env`, `arr` and `value` meet the module contract; the index is a plain integer.
-    check(unsafe { sys::napi_set_element(env, arr, index, value) }, "set_element")
+/// Defines element `index` of an array this crate made: an own element even if code put a setter
+/// for that index on `Array.prototype` or `Object.prototype`, which an assignment would call.
+pub(crate) fn define_element(env: Env, arr: JsValue, index: u32, value: JsValue) -> Result<(), Error> {
+    define(env, arr, string(env, &index.to_string())?, value)
 }
 
 pub(crate) fn get_named(env: Env, obj: JsValue, key: &str) -> Result<JsValue, Error> {

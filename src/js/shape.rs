@@ -175,7 +175,8 @@ const LIST_CHUNK: usize = 8192;
 /// yet runs a setter for that index on `Array.prototype` or `Object.prototype` if code defined one:
 /// the element would be lost. Longer lists are made in chunks and joined with the
 /// `Array.prototype.flat` the pool was made with (which defines each element too). Where the
-/// helpers cannot be made (code generation disabled), elements are assigned as before.
+/// helpers cannot be made (code generation disabled) or fail (out of stack), each element is
+/// defined through N-API, slower but as safe.
 pub(crate) struct Lists {
     /// `(...items) => items`.
     list: raw::Held,
@@ -239,11 +240,7 @@ impl Lists {
                 }
             }
         }
-        let out = raw::array(env, items.len())?;
-        for (i, item) in items.iter().enumerate() {
-            raw::set_element(env, out, i as u32, *item)?;
-        }
-        Ok(out)
+        define_all(env, items)
     }
 
     fn joined(&self, env: Env, list: JsValue, items: &[JsValue]) -> Result<JsValue> {
@@ -259,6 +256,20 @@ impl Lists {
             return Err(Error::Internal("too many rows for the list maker".into()));
         }
         let chunks = raw::call(env, list, &chunks)?;
+        // `flat` makes its result with the constructor `chunks.constructor[Symbol.species]`
+        // names, read when it runs: code that gave `Array` a species (or `Array.prototype` a
+        // constructor) after the pool was made would get its own object back instead of an array.
+        // An own `constructor` of undefined has `flat` make a plain array.
+        raw::define(env, chunks, raw::string(env, "constructor")?, raw::undefined(env)?)?;
         raw::call(env, join, &[chunks])
     }
+}
+
+/// An array of `items` with each element defined one by one, for when the helpers cannot run.
+pub(crate) fn define_all(env: Env, items: &[JsValue]) -> Result<JsValue> {
+    let out = raw::array(env, items.len())?;
+    for (i, item) in items.iter().enumerate() {
+        raw::define_element(env, out, i as u32, *item)?;
+    }
+    Ok(out)
 }
