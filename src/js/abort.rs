@@ -104,9 +104,9 @@ pub fn abortable(env: Env, options: Option<Unknown>) -> napi::Result<Unknown<'st
             .map_err(|err| Error::Internal(err.to_string()))?;
         // Defined, not assigned: a setter for index 0 or 1 on a prototype would take the token.
         let pair = raw::array(e, 2)?;
-        raw::define(e, pair, raw::string(e, "0")?, token)?;
+        raw::define_element(e, pair, 0, token)?;
         let signal = signal.flatten().map_or_else(|| raw::undefined(e), Ok)?;
-        raw::define(e, pair, raw::string(e, "1")?, signal)?;
+        raw::define_element(e, pair, 1, signal)?;
         Ok(pair)
     })();
     let value = made.map_err(|err| raw::throw(e, &err))?;

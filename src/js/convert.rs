@@ -435,9 +435,7 @@ impl KeyCache {
         let next = names.len() as u32;
         // Defined, not assigned: an accessor for this index on Array.prototype or Object.prototype
         // would take an assignment, and every later lookup would return what its getter returns.
-        if names.len() < KEY_CACHE_LIMIT
-            && raw::string(env, &next.to_string()).is_ok_and(|index| raw::define(env, strings, index, value).is_ok())
-        {
+        if names.len() < KEY_CACHE_LIMIT && raw::define_element(env, strings, next, value).is_ok() {
             names.insert(name.to_owned(), next);
         }
         Ok(value)

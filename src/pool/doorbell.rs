@@ -9,19 +9,20 @@
 //! point reads takes the jobs queued behind its own, so one more woken reader would only take a
 //! core from the JavaScript thread, which is what a burst waits on. A job never waits behind a
 //! long one, though: a reader whose job has run longer than [`HAND_OFF`] no longer counts against
-//! the cap, which a submitter sees by the job's start time and the running reader itself notices
-//! from SQLite's progress handler (it then rings for the queued work); a reader serving an
-//! iteration does not count at all while it waits for its consumer.
+//! the cap, which a submitter sees by the job's start time; a job held for a running reader is
+//! looked at again by the watch (`watch`, a thread of its own) once HAND_OFF has passed, so it is
+//! rung for even when the runner's job then stalls (inside one SQLite opcode, in a busy handler);
+//! a reader serving an iteration does not count at all while it waits for its consumer.
 //!
 //! No wake-up is lost: a reader announces that it parks (`idle` - 1) and then looks at the queue
 //! once more before parking; a submitter queues its job and then reads `idle`. With a SeqCst
 //! fence on both sides, either the reader sees the job or the submitter sees no reader idle and
 //! rings unless a running reader will take the job: one that counts against the cap goes back to
-//! the queue when its job ends, or marks itself away and rings once its job is overdue (the bell
-//! keeps up to one token per reader, so a ring never blocks and never vanishes while a reader may
-//! still park).
+//! the queue when its job ends, and the watch rings if it has not within HAND_OFF (the bell keeps
+//! up to one token per reader, so a ring never blocks and never vanishes while a reader may still
+//! park).
 
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
@@ -41,7 +42,7 @@ pub const HAND_OFF: Duration = Duration::from_micros(500);
 
 /// A reader's `since`: not running a job.
 const RESTING: u64 = 0;
-/// A reader's `since`: serving an iteration or overdue, so not taking queued work soon.
+/// A reader's `since`: serving an iteration, so not taking queued work soon.
 const AWAY: u64 = 1;
 /// Start times are stored offset by this, past the two marks above.
 const OFFSET: u64 = 2;
@@ -86,11 +87,10 @@ pub struct Doorbell {
     /// Per reader: RESTING, AWAY, or when its current job started (µs after `epoch` + OFFSET).
     since: Box<[AtomicU64]>,
     /// A submitter left a job to a reader running a short job: the watch (`watch`) looks again
-    /// once HAND_OFF has passed, since a job that then stalls without stepping SQLite's VM (one
-    /// long opcode, a busy handler) never reaches the progress handler to hand off by itself.
-    held: AtomicBool,
+    /// once HAND_OFF has passed. One token at most, so a hold wakes the watch once however many
+    /// jobs are queued meanwhile.
     hold: Sender<()>,
-    held_rx: Receiver<()>,
+    held: Receiver<()>,
 }
 
 impl Doorbell {
@@ -98,7 +98,7 @@ impl Doorbell {
     /// which `cap` may run short jobs at once.
     pub fn new(readers: usize, cap: usize) -> Doorbell {
         let (ring, bell) = bounded(readers.max(1));
-        let (hold, held_rx) = bounded(1);
+        let (hold, held) = bounded(1);
         Doorbell {
             idle: AtomicUsize::new(readers),
             ring,
@@ -107,9 +107,8 @@ impl Doorbell {
             cap: cap.max(1),
             epoch: Instant::now(),
             since: (0..readers).map(|_| AtomicU64::new(RESTING)).collect(),
-            held: AtomicBool::new(false),
             hold,
-            held_rx,
+            held,
         }
     }
 
@@ -145,8 +144,7 @@ impl Doorbell {
         let waking = self.waking.load(SeqCst);
         let short = self.running_short();
         if waking + short >= self.cap {
-            if short > 0 && !self.held.swap(true, SeqCst) {
-                // Wakes the watch once per hold, not once per job queued meanwhile.
+            if short > 0 {
                 let _ = self.hold.try_send(());
             }
             return;
@@ -160,19 +158,17 @@ impl Doorbell {
 
     /// Runs until `closing` disconnects: each time a submitter leaves a job to a reader running
     /// a short job, waits HAND_OFF and, if work is still queued (`has_work`), calls `queued`
-    /// again, which rings now that the runner's job is overdue (or holds again if it moved on to
-    /// another short job). Blocked while nothing is held, so an idle pool costs nothing.
+    /// again, which rings now that the runner's job is past HAND_OFF (or holds again if it moved
+    /// on to another short job). Blocked while nothing is held, so an idle pool costs nothing.
     pub fn watch(&self, has_work: impl Fn() -> bool, closing: &Receiver<()>) {
         loop {
             select! {
-                recv(self.held_rx) -> _ => {},
+                recv(self.held) -> _ => {},
                 recv(closing) -> _ => return,
             }
             if let Err(RecvTimeoutError::Disconnected) = closing.recv_timeout(HAND_OFF) {
                 return;
             }
-            self.held.store(false, SeqCst);
-            fence(SeqCst);
             if has_work() {
                 self.queued();
             }
@@ -207,20 +203,6 @@ impl Doorbell {
             since.store(AWAY, SeqCst);
         }
         fence(SeqCst);
-    }
-
-    /// From reader `index`'s progress handler while jobs are queued: whether its job has run
-    /// past HAND_OFF, in which case it is now away and the caller rings through `queued`.
-    pub fn overdue(&self, index: usize) -> bool {
-        let Some(since) = self.since.get(index) else {
-            return false;
-        };
-        let at = since.load(SeqCst);
-        if at < OFFSET || self.now().saturating_sub(at) < HAND_OFF.as_micros() as u64 {
-            return false;
-        }
-        self.away(index);
-        true
     }
 
     /// Reader `index` is looking for work again.
@@ -326,55 +308,50 @@ mod tests {
         let d = Doorbell::new(2, 1);
         d.parking();
         d.taking(0);
-        assert!(!d.overdue(0), "just started");
+        d.queued();
+        assert!(!rung(&d), "just started: held");
         std::thread::sleep(HAND_OFF + Duration::from_millis(2));
         d.queued();
         assert!(rung(&d), "a submitter sees the running job is long: rung");
-        assert!(d.overdue(0), "the runner notices it too");
-        assert!(!d.overdue(0), "once: it is away now");
+        d.away(0);
         d.queued();
         assert!(rung(&d), "away: rung");
-        d.looking(0);
-        assert!(!d.overdue(0), "resting readers are never overdue");
-        assert!(!d.overdue(7), "no such reader");
+    }
+
+    /// A bell with 2 readers (cap 1) and its watch, one reader parked and the other running a
+    /// short job, and a job just held for it; the watch sees `has_work`.
+    fn held_with_watch(has_work: bool) -> (Arc<Doorbell>, Sender<()>, std::thread::JoinHandle<()>) {
+        let d = Arc::new(Doorbell::new(2, 1));
+        let (closing_tx, closing) = bounded::<()>(0);
+        let watch = {
+            let d = Arc::clone(&d);
+            std::thread::spawn(move || d.watch(|| has_work, &closing))
+        };
+        d.parking();
+        d.taking(0);
+        d.queued();
+        (d, closing_tx, watch)
     }
 
     #[test]
     fn a_job_held_for_a_runner_that_stalls_without_stepping_the_vm_is_rung_for_by_the_watch() {
-        // The runner's job never reaches the progress handler (no `overdue` call) and never
-        // ends: only the watch can ring for the job queued while it was short.
-        let d = Arc::new(Doorbell::new(2, 1));
-        let (closing_tx, closing) = bounded::<()>(0);
-        let watch = {
-            let d = Arc::clone(&d);
-            std::thread::spawn(move || d.watch(|| true, &closing))
-        };
-        d.parking();
-        d.taking(0);
-        d.queued();
+        // The runner's job never ends: only the watch can ring for the job held for it.
+        let (d, closing, watch) = held_with_watch(true);
         assert!(!rung(&d), "a short job running, cap 1: held, no ring yet");
         let got = d.bell().recv_timeout(Duration::from_secs(10));
         assert!(got.is_ok(), "the watch rang once the runner's job passed the hand-off");
         d.answered();
-        drop(closing_tx);
-        watch.join().unwrap();
+        drop(closing);
+        assert!(watch.join().is_ok(), "the watch ends when the pool closes");
     }
 
     #[test]
     fn the_watch_rings_nobody_once_the_held_job_was_taken() {
-        let d = Arc::new(Doorbell::new(2, 1));
-        let (closing_tx, closing) = bounded::<()>(0);
-        let watch = {
-            let d = Arc::clone(&d);
-            std::thread::spawn(move || d.watch(|| false, &closing))
-        };
-        d.parking();
-        d.taking(0);
-        d.queued();
         // The runner took the job itself (the queue is empty for the watch).
+        let (d, closing, watch) = held_with_watch(false);
         assert!(d.bell().recv_timeout(HAND_OFF * 20).is_err(), "nothing queued: no ring");
-        drop(closing_tx);
-        watch.join().unwrap();
+        drop(closing);
+        assert!(watch.join().is_ok(), "the watch ends when the pool closes");
     }
 
     #[test]

@@ -43,13 +43,11 @@ pub fn spawn_watch(jobs: Receiver<Job>, ctx: Arc<ThreadContext>) -> Result<JoinH
 impl ReaderThread {
     pub fn spawn(self, ctx: Arc<ThreadContext>) -> Result<JoinHandle<()>> {
         let name = format!("sp-read-{}", self.index);
-        spawn_named(name, move || self.run(ctx))
+        spawn_named(name, move || self.run(&ctx))
     }
 
-    fn run(mut self, ctx: Arc<ThreadContext>) {
+    fn run(mut self, ctx: &ThreadContext) {
         let mut pings = self.pings.clone();
-        self.hand_off_when_overdue(&ctx);
-        let ctx = &*ctx;
         let bell = &ctx.doorbell;
         let index = self.index;
         loop {
@@ -91,23 +89,6 @@ impl ReaderThread {
             }
             bell.looking(index);
         }
-    }
-
-    /// While a statement of this reader's runs past the doorbell's hand-off time with jobs
-    /// queued, it stops holding them: it counts as away and rings for another reader. Checked
-    /// from SQLite's progress handler, so a point read never pays for it.
-    fn hand_off_when_overdue(&self, ctx: &Arc<ThreadContext>) {
-        let (ctx, jobs, index) = (Arc::downgrade(ctx), self.jobs.clone(), self.index);
-        self.slot.deadline.watch(move || {
-            if jobs.is_empty() {
-                return;
-            }
-            if let Some(ctx) = ctx.upgrade() {
-                if ctx.doorbell.overdue(index) {
-                    ctx.doorbell.queued();
-                }
-            }
-        });
     }
 
     /// Runs `job` (with the point reads queued behind it), or serves the iteration it opens.
